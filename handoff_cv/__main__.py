@@ -1,0 +1,3 @@
+from handoff_cv.cli import main
+
+main()

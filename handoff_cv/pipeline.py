@@ -1,0 +1,202 @@
+"""The pipeline, one direction: video -> frames -> poses -> tracks (-> later stages).
+
+:func:`track_video` is what ``handoff-cv track`` runs and what notebooks call.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from handoff_cv import __version__
+from handoff_cv import landmarks as lm
+from handoff_cv.errors import NoPersonError
+from handoff_cv.geometry import Box
+from handoff_cv.models import model_path, sha256_of
+from handoff_cv.outputs import staged_output, write_json_atomic
+from handoff_cv.pose import LandmarkerConfig, MediaPipeBackend, PoseBackend
+from handoff_cv.settings import Settings
+from handoff_cv.track import Track, Tracker
+from handoff_cv.video import DecodeReport, VideoInfo, iter_frames, probe
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int | None], None]
+"""Called with (frames done, frames expected or None) after each frame."""
+
+
+@dataclass
+class TrackResult:
+    """What the track stage produced for one video."""
+
+    video: VideoInfo
+    tracks: list[Track]
+    landmarks: pd.DataFrame
+    decode: DecodeReport
+    timings_s: dict[str, float] = field(default_factory=dict)
+    frames_processed: int = 0
+    detections_run: int = 0
+
+    def run_record(self, settings: Settings, model_file: Path) -> dict[str, Any]:
+        """The ``run.json`` content: inputs, settings, versions, timings, counts."""
+        return {
+            "handoff_cv": __version__,
+            "command": "track",
+            "video": {
+                "path": str(self.video.path),
+                "width": self.video.width,
+                "height": self.video.height,
+                "fps": self.video.fps,
+                "rotation": self.video.rotation,
+                "codec": self.video.codec,
+            },
+            "decode": {
+                "frames": self.decode.frames,
+                "stopped_early": self.decode.stopped_early,
+                "repaired_timestamps": self.decode.repaired_timestamps,
+            },
+            "model": {"path": str(model_file), "sha256": sha256_of(model_file)},
+            "settings": settings.model_dump(mode="json"),
+            "versions": _versions(),
+            "timings_s": self.timings_s,
+            "frames_processed": self.frames_processed,
+            "detections_run": self.detections_run,
+            "tracks": [
+                {"track_id": t.track_id, "frames": len(t.poses), "duration_s": t.duration_s}
+                for t in self.tracks
+            ],
+        }
+
+
+def make_backend(settings: Settings) -> MediaPipeBackend:
+    """The default pose backend configured from ``settings``."""
+    return MediaPipeBackend(
+        LandmarkerConfig(
+            model_path=model_path(settings.pose.model),
+            max_people=settings.tracking.max_people,
+            min_detection_confidence=settings.pose.min_detection_score,
+            min_tracking_confidence=settings.pose.min_tracking_score,
+            min_presence_confidence=settings.pose.min_presence_score,
+        )
+    )
+
+
+def track_video(
+    video: str | Path,
+    settings: Settings | None = None,
+    *,
+    backend: PoseBackend | None = None,
+    progress: ProgressCallback | None = None,
+) -> TrackResult:
+    """Follow every person in ``video`` and return their tracks and the landmark table.
+
+    Raises :class:`~handoff_cv.errors.NoPersonError` when nobody is found.
+    """
+    settings = settings or Settings()
+    info = probe(video)
+    roi = _roi_box(settings, info)
+    own_backend = backend is None
+    backend = backend or make_backend(settings)
+    decode = DecodeReport()
+    tracker = Tracker(
+        backend,
+        settings.tracking,
+        frame_size=info.size,
+        roi=roi,
+        crop_scale=settings.pose.crop_scale,
+    )
+    expected = _expected_frames(info, settings)
+    started = time.perf_counter()
+    try:
+        frames = iter_frames(
+            info.path,
+            start_s=settings.video.start_s,
+            end_s=settings.video.end_s,
+            slowmo_factor=settings.video.slowmo_factor,
+            report=decode,
+        )
+        for done, frame in enumerate(frames, start=1):
+            tracker.step(frame)
+            if progress:
+                progress(done, expected)
+    finally:
+        tracker.close()
+        if own_backend:
+            backend.close()
+    elapsed = time.perf_counter() - started
+    tracks = tracker.tracks()
+    if not tracks:
+        raise NoPersonError(
+            f"no person was found in {info.path} ({decode.frames} frames read)",
+            "Check the clip shows the runners; for small runners in a wide shot set "
+            "--video-roi around the exchange zone or a smaller --tracking-detect-tile-px",
+        )
+    return TrackResult(
+        video=info,
+        tracks=tracks,
+        landmarks=lm.from_tracks(tracks),
+        decode=decode,
+        timings_s={"track": round(elapsed, 3)},
+        frames_processed=decode.frames,
+        detections_run=tracker.detections_run,
+    )
+
+
+def write_track_outputs(result: TrackResult, settings: Settings, out: Path) -> Path:
+    """Write ``landmarks.parquet`` (+ CSV), ``run.json`` atomically into ``out``."""
+    model_file = model_path(settings.pose.model)
+    meta = {
+        "video": str(result.video.path),
+        "width": result.video.width,
+        "height": result.video.height,
+        "fps": result.video.fps,
+        "slowmo_factor": settings.video.slowmo_factor,
+    }
+    with staged_output(out) as staging:
+        lm.write_parquet(result.landmarks, staging / "landmarks.parquet", meta)
+        if settings.output.csv:
+            lm.write_csv(result.landmarks, staging / "landmarks.csv")
+        write_json_atomic(staging / "run.json", result.run_record(settings, model_file))
+    return out
+
+
+def _roi_box(settings: Settings, info: VideoInfo) -> Box | None:
+    if settings.video.roi is None:
+        return None
+    x, y, w, h = settings.video.roi
+    box = Box(x, y, x + w, y + h).clip(info.width, info.height)
+    if box.area <= 0:
+        from handoff_cv.errors import ConfigError
+
+        raise ConfigError(
+            f"--video-roi {x},{y},{w},{h} lies outside the {info.width}x{info.height} frame",
+            "Give x,y,width,height inside the upright frame",
+        )
+    return box
+
+
+def _expected_frames(info: VideoInfo, settings: Settings) -> int | None:
+    if info.frame_count is None:
+        return None
+    fps_real = info.fps * settings.video.slowmo_factor
+    start = int(settings.video.start_s * fps_real)
+    end = info.frame_count if settings.video.end_s is None else int(settings.video.end_s * fps_real)
+    return max(min(end, info.frame_count) - start, 0)
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for dist in ("mediapipe", "opencv-contrib-python", "av", "numpy", "pandas"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = "not installed"
+    return versions

@@ -1,0 +1,334 @@
+"""One settings model for the whole pipeline.
+
+:class:`Settings` is the single source of truth for every tunable value. The CLI options
+(``handoff-cv track --help``), the TOML config file (``handoff-cv config init``) and the
+settings reference (``docs/settings.md``) are all generated from it, so they cannot drift.
+
+Precedence, lowest first: the defaults below, a TOML file given with ``--config``, then the
+options given on the command line.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import types
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import tomlkit
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from handoff_cv.errors import ConfigError
+
+
+class Section(BaseModel):
+    """Base of every settings section: unknown keys are errors, values are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+def _split_numbers(value: Any) -> Any:
+    """Accept ``"10,20,300,400"`` (CLI) as well as ``[10, 20, 300, 400]`` (TOML, Python)."""
+    if isinstance(value, str):
+        parts = [p for p in value.replace(" ", "").split(",") if p]
+        return [float(p) for p in parts] if parts else None
+    return value
+
+
+class VideoSettings(Section):
+    """How frames are read from the video file."""
+
+    roi: tuple[int, int, int, int] | None = Field(
+        None,
+        description="Region of interest 'x,y,width,height' in pixels of the upright frame; "
+        "people are only searched for inside it, so the rest of the frame costs nothing.",
+    )
+    start_s: float = Field(0.0, ge=0, description="Skip the video before this time (seconds).")
+    end_s: float | None = Field(
+        None, gt=0, description="Stop reading at this time (seconds); empty reads to the end."
+    )
+    slowmo_factor: float = Field(
+        1.0,
+        gt=0,
+        description="Capture rate divided by playback rate for slow-motion clips whose file "
+        "plays slower than real time (e.g. 8 for 240 fps stored as 30 fps); real time is "
+        "file time divided by this factor.",
+    )
+
+    _split_roi = field_validator("roi", mode="before")(_split_numbers)
+
+
+class PoseSettings(Section):
+    """The pose estimator (MediaPipe Pose Landmarker)."""
+
+    model: str = Field(
+        "full",
+        description="Pose model: 'full' (embedded, default), 'lite' or 'heavy' (fetch once with "
+        "'handoff-cv models download'), or a path to a .task file.",
+    )
+    min_detection_score: float = Field(
+        0.5, ge=0, le=1, description="Minimum score for the person detector to start a pose."
+    )
+    min_tracking_score: float = Field(
+        0.5, ge=0, le=1, description="Minimum landmark confidence to keep following a person."
+    )
+    min_presence_score: float = Field(
+        0.5, ge=0, le=1, description="Minimum pose presence score to accept a pose."
+    )
+    crop_scale: float = Field(
+        1.6,
+        ge=1.1,
+        le=4,
+        description="Side of the square crop around each runner, as a multiple of the runner's "
+        "body height in pixels.",
+    )
+
+
+class TrackingSettings(Section):
+    """Finding people and keeping one stable identity per runner."""
+
+    max_people: int = Field(
+        4, ge=1, le=12, description="Most people followed at once (runners, coaches, other lanes)."
+    )
+    detect_interval_s: float = Field(
+        0.25,
+        gt=0,
+        description="Seconds between searches of the whole region for people not yet followed.",
+    )
+    detect_tile_px: int = Field(
+        0,
+        ge=0,
+        description="Side of the square tiles the region is split into when searching for "
+        "people, in pixels; 0 uses the region's height. Smaller tiles find smaller people.",
+    )
+    min_hits: int = Field(
+        3, ge=1, description="Frames in a row a new person must be seen before getting an id."
+    )
+    max_missed_s: float = Field(
+        1.0,
+        gt=0,
+        description="Seconds a followed person may go unseen (occlusion at the pass) before "
+        "the id is ended.",
+    )
+    match_iou: float = Field(
+        0.2, ge=0, le=1, description="Least box overlap for a detection to continue an identity."
+    )
+    duplicate_distance: float = Field(
+        0.08,
+        gt=0,
+        description="Two identities whose landmarks lie closer than this (mean distance, in body "
+        "heights) follow the same person: the younger one is dropped for that frame.",
+    )
+    stitch_gap_s: float = Field(
+        1.5,
+        ge=0,
+        description="Pieces of one person's track separated by at most this gap (seconds), "
+        "close enough in place and alike in clothing colour, are joined into one identity.",
+    )
+    max_appearance_distance: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="Largest clothing-colour difference (Bhattacharyya distance, 0 = same "
+        "colours, 1 = nothing in common) for two pieces to be joined.",
+    )
+    min_track_s: float = Field(
+        0.3, ge=0, description="Identities seen for less than this (seconds) are not written."
+    )
+
+
+class OutputSettings(Section):
+    """What is written to the output folder."""
+
+    csv: bool = Field(True, description="Also write the landmark table as CSV (Parquet always).")
+
+
+class Settings(BaseModel):
+    """Every setting of handoff-cv, grouped by pipeline stage."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    video: VideoSettings = Field(default_factory=VideoSettings)
+    pose: PoseSettings = Field(default_factory=PoseSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    output: OutputSettings = Field(default_factory=OutputSettings)
+
+    # ----------------------------------------------------------------- files
+    @classmethod
+    def from_toml(cls, path: Path) -> Settings:
+        """Read settings from a TOML file; missing keys keep their defaults."""
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(
+                f"settings file not found: {path}",
+                "Check the path, or write one with 'handoff-cv config init FILE'",
+            ) from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"settings file {path} is not valid TOML ({exc})", "Fix it") from None
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "settings") -> Settings:
+        """Validate nested ``{section: {key: value}}`` data, with one-line errors."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(f"{source}: {_first_error(exc)}", _FIX_HINT) from None
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Settings:
+        """Return a copy with ``{"section.key": value}`` overrides applied and validated."""
+        data = self.model_dump()
+        for dotted, value in overrides.items():
+            section, key = dotted.split(".", 1)
+            data[section][key] = value
+        return Settings.from_dict(data, source="options")
+
+    def to_toml(self) -> str:
+        """The settings as a commented TOML document (every key, with its description)."""
+        doc = tomlkit.document()
+        doc.add(tomlkit.comment("handoff-cv settings. Generated by 'handoff-cv config init'."))
+        doc.add(tomlkit.comment("Every key is optional; a missing key keeps its default."))
+        for section_name, section_cls in self.sections():
+            table = tomlkit.table()
+            table.add(tomlkit.comment(section_cls.__doc__ or ""))
+            values = getattr(self, section_name).model_dump(mode="json")
+            for field in iter_fields(section_name, section_cls):
+                for line in _wrap(field.description):
+                    table.add(tomlkit.comment(line))
+                value = values[field.key]
+                if value is None:
+                    table.add(tomlkit.comment(f"{field.key} = ...   (unset)"))
+                else:
+                    table.add(field.key, list(value) if isinstance(value, tuple) else value)
+            doc.add(section_name, table)
+        return tomlkit.dumps(doc)
+
+    @classmethod
+    def sections(cls) -> list[tuple[str, type[Section]]]:
+        return [(name, f.annotation) for name, f in cls.model_fields.items()]  # type: ignore[misc]
+
+
+_FIX_HINT = "Fix the value, or see 'handoff-cv config init' for every key with its meaning"
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"{where}: {err['msg']}" + (f" (got {err['input']!r})" if "input" in err else "")
+
+
+def _wrap(text: str, width: int = 88) -> list[str]:
+    lines, current = [], ""
+    for word in text.split():
+        if current and len(current) + len(word) + 1 > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}".strip()
+    return lines + ([current] if current else [])
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One setting, described for the CLI, the TOML file and the docs."""
+
+    section: str
+    key: str
+    annotation: Any
+    default: Any
+    description: str
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.section}.{self.key}"
+
+    @property
+    def option(self) -> str:
+        return f"--{self.section}-{self.key}".replace("_", "-")
+
+    @property
+    def param(self) -> str:
+        return f"{self.section}__{self.key}"
+
+    @property
+    def choices(self) -> list[str] | None:
+        inner = _strip_optional(self.annotation)
+        if typing.get_origin(inner) is Literal:
+            return [str(a) for a in typing.get_args(inner)]
+        return None
+
+    @property
+    def literal(self) -> Any:
+        """The ``Literal[...]`` type of a choice setting."""
+        return _strip_optional(self.annotation)
+
+    @property
+    def scalar_type(self) -> type:
+        """The type a CLI option parses to; composite values are given as strings."""
+        inner = _strip_optional(self.annotation)
+        return inner if inner in (bool, int, float, str) else str
+
+    @property
+    def type_name(self) -> str:
+        if self.choices:
+            return " | ".join(self.choices)
+        inner = _strip_optional(self.annotation)
+        name = getattr(inner, "__name__", str(inner))
+        if typing.get_origin(inner) is tuple:
+            name = f"list of {len(typing.get_args(inner))} numbers"
+        return name + (" (optional)" if inner is not self.annotation else "")
+
+
+def _strip_optional(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    if typing.get_origin(annotation) is Annotated:
+        return typing.get_args(annotation)[0]
+    return annotation
+
+
+def iter_fields(section_name: str, section_cls: type[Section]) -> Iterator[FieldInfo]:
+    for key, field in section_cls.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        yield FieldInfo(section_name, key, field.annotation, default, field.description or "")
+
+
+def all_fields() -> list[FieldInfo]:
+    """Every setting of :class:`Settings`, in declaration order."""
+    return [f for name, cls in Settings.sections() for f in iter_fields(name, cls)]
+
+
+def settings_markdown() -> str:
+    """The settings reference (``docs/settings.md``), generated from the model."""
+    lines = [
+        "# Settings reference",
+        "",
+        "Generated from `handoff_cv.settings.Settings` by `handoff-cv config docs`; do not edit.",
+        "Each setting is a TOML key `[section] key = value` (see `handoff-cv config init`) and a",
+        "command-line option `--section-key`. Command-line options override the TOML file.",
+        "",
+    ]
+    for name, cls in Settings.sections():
+        lines += [f"## `[{name}]`", "", cls.__doc__ or "", ""]
+        lines += ["| key | option | type | default | meaning |", "| --- | --- | --- | --- | --- |"]
+        for f in iter_fields(name, cls):
+            default = "unset" if f.default is None else f"`{_as_text(f.default)}`"
+            lines.append(
+                f"| `{f.key}` | `{f.option}` | {f.type_name} | {default} | {f.description} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value)
+    return str(value)

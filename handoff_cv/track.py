@@ -1,0 +1,347 @@
+"""Track stage: poses over time in, one stable identity per person out.
+
+Each followed person has a predicted box (constant velocity) and their own landmarker
+(:meth:`PoseBackend.follow`) running on a square crop around that box, so two runners who
+overlap at the pass keep their own landmarks. A search of the whole region of interest
+(:meth:`PoseBackend.detect`, tiled so small people are found) runs every
+``detect_interval_s`` and whenever someone is lost; it starts new identities and re-attaches
+lost ones. Identities are confirmed after ``min_hits`` frames and ended after
+``max_missed_s`` unseen.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from handoff_cv.appearance import appearance_distance, clothing_histogram
+from handoff_cv.geometry import Box, Crop, square_tiles
+from handoff_cv.pose import Pose, PoseBackend
+from handoff_cv.settings import TrackingSettings
+from handoff_cv.video import Frame
+
+
+@dataclass(frozen=True)
+class TrackedPose:
+    """A pose with its frame, time and identity."""
+
+    frame: int
+    time_s: float
+    track_id: int
+    pose: Pose
+
+
+@dataclass
+class Track:
+    """One identity and its poses, in frame order."""
+
+    track_id: int
+    poses: list[TrackedPose] = field(default_factory=list)
+    appearance: np.ndarray | None = field(default=None, repr=False)
+    """Summed clothing colour histogram (see :mod:`handoff_cv.appearance`)."""
+
+    @property
+    def frames(self) -> np.ndarray:
+        return np.array([p.frame for p in self.poses], dtype=int)
+
+    @property
+    def times(self) -> np.ndarray:
+        return np.array([p.time_s for p in self.poses])
+
+    @property
+    def duration_s(self) -> float:
+        return self.poses[-1].time_s - self.poses[0].time_s if self.poses else 0.0
+
+
+@dataclass
+class _Candidate:
+    """Internal state of a followed person (tentative until confirmed)."""
+
+    key: int
+    center: np.ndarray
+    height: float
+    last_time: float
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    hits: int = 0
+    track_id: int | None = None
+    backlog: list[tuple[int, float, Pose]] = field(default_factory=list)
+    appearance: np.ndarray | None = None
+
+    def predicted_box(self, time_s: float) -> Box:
+        cx, cy = self.center + self.velocity * (time_s - self.last_time)
+        return Box.from_center(cx, cy, self.height * 0.6, self.height)
+
+    def update(self, pose: Pose, time_s: float) -> None:
+        box = pose.box()
+        center = np.array(box.center)
+        dt = time_s - self.last_time
+        if self.hits and dt > 0:
+            self.velocity = 0.5 * self.velocity + 0.5 * (center - self.center) / dt
+        self.center = center
+        self.height = box.height if not self.hits else 0.7 * self.height + 0.3 * box.height
+        self.last_time = time_s
+        self.hits += 1
+
+
+class Tracker:
+    """Follows people through a stream of frames with a :class:`PoseBackend`.
+
+    Call :meth:`step` once per frame, in time order; it returns the poses of confirmed
+    identities decided at that frame (a newly confirmed identity brings the poses it had
+    while tentative). :meth:`tracks` gives everything so far, grouped by identity.
+    """
+
+    def __init__(
+        self,
+        backend: PoseBackend,
+        settings: TrackingSettings,
+        *,
+        frame_size: tuple[int, int],
+        roi: Box | None = None,
+        crop_scale: float = 1.6,
+    ) -> None:
+        self.backend = backend
+        self.settings = settings
+        self.frame_size = frame_size
+        self.roi = (roi or Box(0, 0, *frame_size)).clip(*frame_size)
+        self.crop_scale = crop_scale
+        self._live: list[_Candidate] = []
+        self._keys = itertools.count()
+        self._ids = itertools.count()
+        self._last_detect = -np.inf
+        self._tracks: dict[int, Track] = {}
+        self.detections_run = 0
+
+    # ------------------------------------------------------------------ public
+    def step(self, frame: Frame) -> list[TrackedPose]:
+        """Process one frame and return the confirmed poses decided by it."""
+        poses = self._follow_all(frame)
+        self._drop_duplicates(poses)
+        if self._detection_due(frame.time_s, poses):
+            self._detect_and_assign(frame, poses)
+        return self._update_states(frame, poses)
+
+    def tracks(self) -> list[Track]:
+        """Every identity seen for at least ``min_track_s``, pieces of one person joined,
+        numbered 0, 1, ... in order of first appearance."""
+        joined = stitch_tracks(
+            list(self._tracks.values()),
+            max_gap_s=self.settings.stitch_gap_s,
+            max_appearance_distance=self.settings.max_appearance_distance,
+        )
+        keep = [t for t in joined if t.duration_s >= self.settings.min_track_s]
+        return renumber(keep)
+
+    def close(self) -> None:
+        for cand in self._live:
+            self.backend.release(cand.key)
+        self._live.clear()
+
+    # ----------------------------------------------------------------- helpers
+    def _follow_all(self, frame: Frame) -> dict[int, Pose]:
+        poses: dict[int, Pose] = {}
+        for cand in self._live:
+            predicted = cand.predicted_box(frame.time_s)
+            crop = Crop.around(predicted, self.crop_scale * cand.height)
+            pose = self.backend.follow(cand.key, crop.cut(frame.image), int(frame.time_s * 1000))
+            if pose is None:
+                continue
+            pose = pose.shifted(crop.x0, crop.y0)
+            if self._plausible(pose, predicted):
+                poses[cand.key] = pose
+            else:  # the crop's landmarker jumped to someone else: restart it next frame
+                self.backend.reset(cand.key)
+        return poses
+
+    @staticmethod
+    def _plausible(pose: Pose, predicted: Box) -> bool:
+        box = pose.box()
+        shift = np.hypot(*(np.array(box.center) - np.array(predicted.center)))
+        ratio = box.height / max(predicted.height, 1.0)
+        return shift < 0.6 * predicted.height and 0.5 < ratio < 2.0
+
+    def _drop_duplicates(self, poses: dict[int, Pose]) -> None:
+        """Two landmarkers on the same person: the younger identity loses this frame."""
+        order = [c.key for c in self._live if c.key in poses]  # oldest first
+        for i, a in enumerate(order):
+            for b in order[i + 1 :]:
+                if a in poses and b in poses and self._same_person(poses[a], poses[b]):
+                    del poses[b]
+                    self.backend.reset(b)
+
+    def _same_person(self, a: Pose, b: Pose) -> bool:
+        return a.distance(b) < self.settings.duplicate_distance
+
+    def _detection_due(self, time_s: float, poses: dict[int, Pose]) -> bool:
+        since = time_s - self._last_detect
+        interval = self.settings.detect_interval_s
+        someone_lost = any(c.key not in poses for c in self._live)
+        return since >= interval or (someone_lost and since >= interval / 4)
+
+    def _detect(self, image: np.ndarray) -> list[Pose]:
+        self.detections_run += 1
+        roi = self.roi
+        region = Crop(int(roi.x0), int(roi.y0), 0)
+        sub = image[int(roi.y0) : int(roi.y1), int(roi.x0) : int(roi.x1)]
+        tile = self.settings.detect_tile_px or sub.shape[0]
+        found: list[Pose] = []
+        for t in square_tiles(sub.shape[1], sub.shape[0], tile):
+            for pose in self.backend.detect(t.cut(sub)):
+                found.append(pose.shifted(t.x0 + region.x0, t.y0 + region.y0))
+        return _suppress_overlaps(found, self.settings.duplicate_distance)
+
+    def _detect_and_assign(self, frame: Frame, poses: dict[int, Pose]) -> None:
+        self._last_detect = frame.time_s
+        detections = [
+            d
+            for d in self._detect(frame.image)
+            if all(d.distance(p) >= 2 * self.settings.duplicate_distance for p in poses.values())
+        ]
+        lost = [c for c in self._live if c.key not in poses]
+        for cand, det in _match(lost, detections, frame.time_s, self.settings.match_iou):
+            poses[cand.key] = det
+            self.backend.reset(cand.key)  # restart its landmarker on the re-found person
+            detections.remove(det)
+        room = self.settings.max_people - len(self._live)
+        for det in sorted(detections, key=lambda d: -d.score)[: max(room, 0)]:
+            box = det.box()
+            cand = _Candidate(next(self._keys), np.array(box.center), box.height, frame.time_s)
+            self._live.append(cand)
+            poses[cand.key] = det
+
+    def _update_states(self, frame: Frame, poses: dict[int, Pose]) -> list[TrackedPose]:
+        emitted: list[TrackedPose] = []
+        survivors: list[_Candidate] = []
+        for cand in self._live:
+            pose = poses.get(cand.key)
+            if pose is not None:
+                cand.update(pose, frame.time_s)
+                hist = clothing_histogram(frame.image, pose)
+                if hist is not None:
+                    cand.appearance = hist if cand.appearance is None else cand.appearance + hist
+                cand.backlog.append((frame.index, frame.time_s, pose))
+                if cand.track_id is None and cand.hits >= self.settings.min_hits:
+                    cand.track_id = next(self._ids)
+                    self._tracks[cand.track_id] = Track(cand.track_id)
+                if cand.track_id is not None:
+                    emitted += self._flush(cand)
+            if self._alive(cand, frame.time_s):
+                survivors.append(cand)
+            else:
+                self.backend.release(cand.key)
+        self._live = survivors
+        return emitted
+
+    def _alive(self, cand: _Candidate, time_s: float) -> bool:
+        unseen = time_s - cand.last_time
+        if cand.track_id is None:  # tentative: one miss ends it
+            return unseen == 0
+        cx, cy = cand.predicted_box(time_s).center
+        inside = self.roi.x0 <= cx <= self.roi.x1 and self.roi.y0 <= cy <= self.roi.y1
+        return unseen <= self.settings.max_missed_s and inside
+
+    def _flush(self, cand: _Candidate) -> list[TrackedPose]:
+        assert cand.track_id is not None
+        out = [TrackedPose(i, t, cand.track_id, p) for i, t, p in cand.backlog]
+        cand.backlog.clear()
+        track = self._tracks[cand.track_id]
+        track.poses.extend(out)
+        track.appearance = cand.appearance
+        return out
+
+
+def _suppress_overlaps(poses: list[Pose], distance: float) -> list[Pose]:
+    """Keep the best-scored of detections that are the same person (seen in two tiles)."""
+    kept: list[Pose] = []
+    for pose in sorted(poses, key=lambda p: -p.score):
+        if all(pose.distance(k) >= distance and pose.box().iou(k.box()) < 0.7 for k in kept):
+            kept.append(pose)
+    return kept
+
+
+def _match(
+    lost: list[_Candidate], detections: list[Pose], time_s: float, min_iou: float
+) -> Iterator[tuple[_Candidate, Pose]]:
+    """Assign detections to lost identities by predicted-box overlap (Hungarian)."""
+    if not lost or not detections:
+        return
+    iou = np.array([[c.predicted_box(time_s).iou(d.box()) for d in detections] for c in lost])
+    rows, cols = linear_sum_assignment(-iou)
+    for r, c in zip(rows, cols, strict=True):
+        if iou[r, c] >= min_iou:
+            yield lost[r], detections[c]
+
+
+def stitch_tracks(
+    tracks: list[Track], *, max_gap_s: float, max_appearance_distance: float
+) -> list[Track]:
+    """Join tracks that are one person seen in pieces.
+
+    Track B continues track A when B starts after A ends, within ``max_gap_s``, no farther
+    than a person can move in the gap (about six body heights a second), and with clothes
+    not too different in colour (lighting changes colours, so this is a loose gate). The
+    pairs closest in place and colour are joined first, one successor per track.
+    """
+    live = [t for t in tracks if t.poses]
+    pairs = []
+    for a in live:
+        for b in live:
+            gap = b.poses[0].time_s - a.poses[-1].time_s
+            if a is b or not 0 < gap <= max_gap_s:
+                continue
+            end, start = a.poses[-1].pose.box(), b.poses[0].pose.box()
+            height = max(end.height, start.height, 1.0)
+            reach = height * (0.5 + 6.0 * gap)
+            distance = np.hypot(*(np.array(end.center) - np.array(start.center)))
+            difference = appearance_distance(_mean(a.appearance), _mean(b.appearance))
+            if distance <= reach and difference <= max_appearance_distance:
+                pairs.append((distance / reach + difference, a.track_id, b.track_id))
+    successor: dict[int, int] = {}
+    predecessor: dict[int, int] = {}
+    for _, a, b in sorted(pairs):
+        if a not in successor and b not in predecessor:
+            successor[a], predecessor[b] = b, a
+    by_id = {t.track_id: t for t in live}
+    chains = []
+    for t in live:
+        if t.track_id in predecessor:
+            continue
+        chain = [t]
+        while chain[-1].track_id in successor:
+            chain.append(by_id[successor[chain[-1].track_id]])
+        chains.append(_join(chain))
+    return chains
+
+
+def _mean(hist: np.ndarray | None) -> np.ndarray | None:
+    return None if hist is None else hist / max(float(hist.sum()), 1e-9)
+
+
+def _join(chain: list[Track]) -> Track:
+    head = chain[0]
+    poses = [TrackedPose(p.frame, p.time_s, head.track_id, p.pose) for t in chain for p in t.poses]
+    hists = [t.appearance for t in chain if t.appearance is not None]
+    return Track(head.track_id, poses, sum(hists) if hists else None)
+
+
+def renumber(tracks: list[Track]) -> list[Track]:
+    """Give tracks the ids 0, 1, ... in order of first appearance."""
+    ordered = sorted(tracks, key=lambda t: (t.poses[0].frame, t.track_id))
+    return [
+        Track(i, [TrackedPose(p.frame, p.time_s, i, p.pose) for p in t.poses], t.appearance)
+        for i, t in enumerate(ordered)
+    ]
+
+
+def run_tracker(tracker: Tracker, frames: Iterable[Frame]) -> list[Track]:
+    """Step ``tracker`` through ``frames`` and return its tracks."""
+    try:
+        for frame in frames:
+            tracker.step(frame)
+    finally:
+        tracker.close()
+    return tracker.tracks()

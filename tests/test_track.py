@@ -1,0 +1,113 @@
+"""The tracker keeps one identity per person, with a fake backend and drawn people."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from handoff_cv.geometry import Box
+from handoff_cv.settings import TrackingSettings
+from handoff_cv.track import Track, TrackedPose, Tracker, run_tracker, stitch_tracks
+from handoff_cv.video import Frame
+from tests.fakes import ColourBoxBackend, Person, pose_in_box, render
+
+SIZE = (640, 240)
+FPS = 30
+RED, BLUE, GREEN = (220, 30, 30), (30, 30, 220), (30, 200, 30)
+
+
+def run(people: list[Person], seconds: float, roi: Box | None = None, **settings):
+    backend = ColourBoxBackend([p.color for p in people])
+    tracker = Tracker(
+        backend, TrackingSettings(**settings), frame_size=SIZE, roi=roi, crop_scale=1.6
+    )
+    frames = (Frame(i, i / FPS, render(people, i / FPS, SIZE)) for i in range(int(seconds * FPS)))
+    tracks = run_tracker(tracker, frames)
+    return tracks, backend
+
+
+def owner(track: Track, people: list[Person]) -> list[int]:
+    """For each pose of the track, the index of the person whose box it sits on."""
+    out = []
+    for p in track.poses:
+        cx, _cy = p.pose.box().center
+        dists = []
+        for person in people:
+            box = person.box(p.time_s)
+            dists.append(np.inf if box is None else abs(box[0] + box[2] / 2 - cx))
+        out.append(int(np.argmin(dists)))
+    return out
+
+
+def test_incoming_runner_overtakes_outgoing_runner_ids_stay_stable():
+    # Incoming (red) runs fast and passes the slower outgoing runner (blue), drawn behind
+    # it: the boxes overlap for about half a second, as at a baton pass.
+    people = [Person(BLUE, 250, 100, 60), Person(RED, 20, 110, 300)]
+    tracks, backend = run(people, 2.0)
+    assert len(tracks) == 2
+    for track in tracks:
+        owners = owner(track, people)
+        assert len(set(owners)) == 1, f"track {track.track_id} switched person: {owners}"
+    assert {owner(t, people)[0] for t in tracks} == {0, 1}
+    assert backend.closed is False  # the tracker does not close a backend it was given
+
+
+def test_identities_are_numbered_by_first_appearance():
+    people = [Person(BLUE, 400, 100, 0, appears_s=0.5), Person(RED, 50, 100, 0)]
+    tracks, _ = run(people, 1.5)
+    assert [t.track_id for t in tracks] == [0, 1]
+    assert owner(tracks[0], people)[0] == 1  # red came first
+
+
+def test_someone_seen_briefly_gets_no_track():
+    people = [Person(RED, 50, 100, 100), Person(GREEN, 500, 60, 0, appears_s=0.5, leaves_s=0.6)]
+    tracks, _ = run(people, 1.5, min_track_s=0.3)
+    assert len(tracks) == 1
+
+
+def test_a_person_hidden_for_a_moment_keeps_their_identity():
+    people = [Person(RED, 50, 100, 150, hidden=(0.6, 1.0)), Person(BLUE, 500, 100, 0)]
+    tracks, _ = run(people, 2.0)
+    assert len(tracks) == 2
+    red = next(t for t in tracks if owner(t, people)[0] == 0)
+    times = red.times
+    assert times.min() < 0.2 and times.max() > 1.8
+    assert not np.any((times > 0.62) & (times < 0.98))  # nothing invented while hidden
+
+
+def test_region_of_interest_ignores_people_outside_it():
+    people = [Person(RED, 50, 100, 0), Person(BLUE, 500, 100, 0)]
+    tracks, _ = run(people, 1.0, roi=Box(0, 0, 300, 240))
+    assert len(tracks) == 1 and owner(tracks[0], people)[0] == 0
+
+
+def test_max_people_caps_the_number_followed():
+    people = [Person(RED, 50, 100, 0), Person(BLUE, 250, 100, 0), Person(GREEN, 450, 100, 0)]
+    tracks, _ = run(people, 1.0, max_people=2)
+    assert len(tracks) == 2
+
+
+def _piece(track_id: int, start: int, stop: int, x0: float, vx: float, colour: float):
+    poses = [
+        TrackedPose(f, f / FPS, track_id, pose_in_box(x0 + vx * f / FPS, 100, 30, 80))
+        for f in range(start, stop)
+    ]
+    hist = np.zeros(48)
+    hist[int(colour)] = 1.0
+    return Track(track_id, poses, hist * len(poses))
+
+
+def test_stitching_joins_pieces_of_one_person_and_not_of_two():
+    a = _piece(0, 0, 30, 50, 100, colour=3)
+    b = _piece(1, 36, 60, 50, 100, colour=3)  # same person after a 0.2 s gap
+    c = _piece(2, 36, 60, 400, 0, colour=3)  # someone else, far away
+    d = _piece(3, 36, 60, 90, 100, colour=20)  # near, but dressed otherwise
+    joined = stitch_tracks([a, b, c, d], max_gap_s=1.0, max_appearance_distance=0.5)
+    assert len(joined) == 3
+    merged = next(t for t in joined if t.track_id == 0)
+    assert len(merged.poses) == 54 and {p.track_id for p in merged.poses} == {0}
+
+
+def test_stitching_respects_the_gap_limit():
+    a = _piece(0, 0, 30, 50, 100, colour=3)
+    b = _piece(1, 90, 120, 50, 100, colour=3)  # 2 s later
+    assert len(stitch_tracks([a, b], max_gap_s=1.0, max_appearance_distance=0.5)) == 2
