@@ -140,6 +140,79 @@ class TrackingSettings(Section):
     )
 
 
+class FilterSettings(Section):
+    """Cleaning of landmark trajectories before any measurement."""
+
+    max_gap_s: float = Field(
+        0.2, ge=0, description="Gaps in a track up to this long (seconds) are interpolated; "
+        "longer ones stay empty."
+    )
+    hampel_window_s: float = Field(
+        0.15, ge=0, description="Window of the Hampel outlier filter (seconds; 0 turns it off)."
+    )
+    hampel_sigmas: float = Field(
+        3.0, gt=0, description="Samples further than this many robust deviations from the "
+        "running median are replaced by it."
+    )
+    cutoff_hz: float = Field(
+        8.0, gt=0, description="Low-pass cut-off for landmarks (Hz of real time); capped at "
+        "0.8 x the Nyquist frequency of the real frame rate, so slow motion is handled."
+    )
+
+
+class CalibrationSettings(Section):
+    """Where the exchange zone is in the image, for metres on the track."""
+
+    relay: Literal["4x100", "4x200", "4x400", "medley"] = Field(
+        "4x100", description="Relay type: sets the zone length (30 m; 20 m for 4x400)."
+    )
+    zone_corners: tuple[float, float, float, float, float, float, float, float] | None = Field(
+        None,
+        description="The zone's corners in one lane in the image, 'x1,y1,...,x4,y4' pixels: "
+        "start-right, end-right, end-left, start-left (right and left as the runners see "
+        "them). Unset: distances and speeds are estimated from body size.",
+    )
+    lane_width_m: float = Field(1.22, gt=0, description="Lane width (metres).")
+
+    _split_corners = field_validator("zone_corners", mode="before")(_split_numbers)
+
+
+class ExchangeSettings(Section):
+    """Finding exchanges and judging them."""
+
+    camera_side: Literal["auto", "stands", "infield"] = Field(
+        "auto",
+        description="Where the camera stands: 'stands' sees the runners' right sides (they run "
+        "left to right), 'infield' their left. 'auto' reads it from each runner's motion.",
+    )
+    stature_m: float = Field(
+        1.75, gt=1.0, lt=2.3, description="Assumed runner stature (metres) for estimated "
+        "distances and speeds when the zone is not calibrated."
+    )
+    contact_distance: float = Field(
+        0.07, gt=0, description="Hands closer than this (body heights) are in contact."
+    )
+    approach_distance: float = Field(
+        0.25, gt=0, description="Hands closer than this (body heights) start an exchange "
+        "candidate."
+    )
+    min_runner_speed_mps: float = Field(
+        2.5, ge=0, description="Both runners must move at least this fast at the pass; slower "
+        "people (coaches, officials) are not taken for runners."
+    )
+    brake_mps: float = Field(
+        0.8, gt=0, description="Verdict 'too_late' when the incoming runner's speed at transfer "
+        "is this much below its best in the window before contact."
+    )
+    growing_s: float = Field(
+        0.3, gt=0, description="Verdict 'too_early' when the gap grew this long (seconds, in "
+        "total) in the window before contact."
+    )
+    window_s: float = Field(
+        1.5, gt=0, description="Window before contact used for the speed-matching verdict."
+    )
+
+
 class OutputSettings(Section):
     """What is written to the output folder."""
 
@@ -154,6 +227,9 @@ class Settings(BaseModel):
     video: VideoSettings = Field(default_factory=VideoSettings)
     pose: PoseSettings = Field(default_factory=PoseSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    filtering: FilterSettings = Field(default_factory=FilterSettings)
+    calibration: CalibrationSettings = Field(default_factory=CalibrationSettings)
+    exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
 
     # ----------------------------------------------------------------- files

@@ -1,0 +1,130 @@
+"""Analysis: a landmark table (from video or the simulator) in, exchange reports out.
+
+``handoff-cv analyze`` and notebooks call :func:`analyze_landmarks` (or
+:func:`analyze_video`, which runs the track stage first).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from handoff_cv import __version__
+from handoff_cv import landmarks as lm
+from handoff_cv.calibration import ZoneCalibration
+from handoff_cv.exchange import REPORT_SCHEMA_VERSION, ExchangeReport, find_exchanges
+from handoff_cv.exchange_rules import ZONE_LENGTH_M
+from handoff_cv.kinematics import TrackKinematics, track_kinematics
+from handoff_cv.outputs import staged_output, write_json_atomic
+from handoff_cv.settings import Settings
+
+
+@dataclass
+class AnalysisResult:
+    """Exchanges found in one clip, and the kinematics they were read from."""
+
+    clip: str
+    exchanges: list[ExchangeReport]
+    kinematics: list[TrackKinematics]
+    landmarks: pd.DataFrame
+    timings_s: dict[str, float] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def exchanges_frame(self) -> pd.DataFrame:
+        """One row per exchange, the report's fields as columns."""
+        rows = [{"clip": self.clip, **e.model_dump(mode="json")} for e in self.exchanges]
+        frame = pd.DataFrame(rows)
+        if "quality_flags" in frame:
+            frame["quality_flags"] = frame.quality_flags.map(lambda f: ";".join(f))
+        return frame
+
+    def kinematics_frame(self) -> pd.DataFrame:
+        """Per track and frame: hip position in pixels, body height, position and speed."""
+        parts = [k.to_frame() for k in self.kinematics]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def report_json(self, settings: Settings) -> dict[str, Any]:
+        return {
+            "schema_version": REPORT_SCHEMA_VERSION,
+            "handoff_cv": __version__,
+            "clip": self.clip,
+            "source": self.source,
+            "units": "estimated from stature" if settings.calibration.zone_corners is None
+            else "calibrated zone",
+            "message": None if self.exchanges else NO_EXCHANGE_MESSAGE,
+            "exchanges": [e.model_dump(mode="json") for e in self.exchanges],
+        }
+
+
+NO_EXCHANGE_MESSAGE = (
+    "No baton exchange found: no two runners moving the same way brought their hands "
+    "together. Check that both runners are in view at the pass."
+)
+
+
+def calibration_from(settings: Settings) -> ZoneCalibration | None:
+    corners = settings.calibration.zone_corners
+    if corners is None:
+        return None
+    points = [corners[i : i + 2] for i in range(0, 8, 2)]
+    return ZoneCalibration.from_corners(
+        points, ZONE_LENGTH_M[settings.calibration.relay], settings.calibration.lane_width_m
+    )
+
+
+def analyze_landmarks(
+    table: pd.DataFrame, settings: Settings | None = None, clip: str = "clip"
+) -> AnalysisResult:
+    """Find and measure every exchange in a landmark table."""
+    settings = settings or Settings()
+    lm.validate(table)
+    started = time.perf_counter()
+    calibration = calibration_from(settings)
+    kins = track_kinematics(table, settings.filtering, settings.exchange, calibration)
+    exchanges = find_exchanges(kins, settings.exchange, calibration) if kins else []
+    elapsed = time.perf_counter() - started
+    return AnalysisResult(clip, exchanges, kins, table, {"analyze": round(elapsed, 3)})
+
+
+def analyze_video(video: str | Path, settings: Settings | None = None, progress=None):
+    """Track ``video`` and analyse it; returns (TrackResult, AnalysisResult)."""
+    from handoff_cv.pipeline import track_video
+
+    settings = settings or Settings()
+    tracked = track_video(video, settings, progress=progress)
+    result = analyze_landmarks(tracked.landmarks, settings, clip=Path(video).stem)
+    result.timings_s.update(tracked.timings_s)
+    result.source = {"video": str(video)}
+    return tracked, result
+
+
+def write_analysis_outputs(
+    result: AnalysisResult, settings: Settings, out: Path, extra_files: dict[str, Any] | None = None
+) -> Path:
+    """Write exchanges.json, exchanges.csv, kinematics.parquet (+ landmarks) atomically."""
+    with staged_output(out) as staging:
+        write_json_atomic(staging / "exchanges.json", result.report_json(settings))
+        frame = result.exchanges_frame()
+        frame.to_csv(staging / "exchanges.csv", index=False)
+        kin = result.kinematics_frame()
+        if not kin.empty:
+            kin.to_parquet(staging / "kinematics.parquet", index=False)
+        for name, writer in (extra_files or {}).items():
+            writer(staging / name)
+        write_json_atomic(
+            staging / "run.json",
+            {
+                "handoff_cv": __version__,
+                "command": "analyze",
+                "clip": result.clip,
+                "source": result.source,
+                "settings": settings.model_dump(mode="json"),
+                "timings_s": result.timings_s,
+                "exchanges": len(result.exchanges),
+            },
+        )
+    return out

@@ -1,0 +1,257 @@
+"""Score predicted exchanges against labelled ones.
+
+Predictions and labels share field names (:class:`~handoff_cv.labels.ExchangeFields`).
+Within a clip, predicted exchanges are matched to labelled ones by time (transfer, or
+contact for a drop) with the Hungarian algorithm and a tolerance; unmatched labels are
+*missed*, unmatched predictions *spurious*. :func:`evaluate` returns one row per labelled
+or predicted exchange; :func:`summarise` turns rows into the accuracy table, overall or
+broken down by any label field or tag (camera view, corruption level, hand combination).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+
+from handoff_cv.errors import InputError
+from handoff_cv.labels import ClipLabels, ExchangeFields
+
+MATCH_TOLERANCE_S = 1.0
+
+
+def _anchor(ex: ExchangeFields) -> float | None:
+    return ex.transfer_s if ex.transfer_s is not None else ex.contact_start_s
+
+
+def match_exchanges(
+    predicted: list[ExchangeFields], labelled: list[ExchangeFields], tolerance_s: float
+) -> list[tuple[int | None, int | None]]:
+    """Pairs (label index, prediction index); None on one side for missed or spurious."""
+    cost = np.full((len(labelled), len(predicted)), 1e6)
+    for i, lab in enumerate(labelled):
+        for j, pred in enumerate(predicted):
+            a, b = _anchor(lab), _anchor(pred)
+            if a is not None and b is not None and abs(a - b) <= tolerance_s:
+                cost[i, j] = abs(a - b)
+    pairs: list[tuple[int | None, int | None]] = []
+    used_l, used_p = set(), set()
+    if cost.size:
+        for i, j in zip(*linear_sum_assignment(cost), strict=True):
+            if cost[i, j] < 1e6:
+                pairs.append((int(i), int(j)))
+                used_l.add(int(i))
+                used_p.add(int(j))
+    pairs += [(i, None) for i in range(len(labelled)) if i not in used_l]
+    pairs += [(None, j) for j in range(len(predicted)) if j not in used_p]
+    return pairs
+
+
+def _rel_error(pred: float | None, true: float | None) -> float:
+    if pred is None or true is None or true == 0:
+        return np.nan
+    return 100.0 * abs(pred - true) / abs(true)
+
+
+def _abs_error(pred: float | None, true: float | None) -> float:
+    if pred is None or true is None:
+        return np.nan
+    return abs(pred - true)
+
+
+def _same(pred, true) -> float:
+    if true is None:
+        return np.nan
+    return float(pred == true)
+
+
+def compare_clip(
+    predicted: list[ExchangeFields], labels: ClipLabels, tolerance_s: float = MATCH_TOLERANCE_S
+) -> list[dict]:
+    """One row per labelled or predicted exchange of a clip, with per-field errors."""
+    rows = []
+    base = {"clip": labels.clip, "view": labels.camera.view, **labels.tags}
+    frame_s = 1.0 / labels.fps
+    for li, pi in match_exchanges(predicted, labels.exchanges, tolerance_s):
+        lab = labels.exchanges[li] if li is not None else None
+        pred = predicted[pi] if pi is not None else None
+        row = {**base, "matched": lab is not None and pred is not None,
+               "missed": pred is None, "spurious": lab is None}  # fmt: skip
+        if lab is not None:
+            row.update(
+                exchange_id=lab.exchange_id,
+                hands=f"{(lab.passing_hand or '?')[0].upper()}->{(lab.receiving_hand or '?')[0].upper()}",
+                true_same_hand=lab.same_hand,
+                true_speed_match=lab.speed_match,
+                dropped=lab.dropped,
+            )
+        if lab is not None and pred is not None:
+            transfer_err = _abs_error(pred.transfer_s, lab.transfer_s)
+            row.update(
+                pred_same_hand=pred.same_hand,
+                passing_hand_correct=_same(pred.passing_hand, lab.passing_hand),
+                receiving_hand_correct=_same(pred.receiving_hand, lab.receiving_hand),
+                roles_correct=float(
+                    pred.incoming_track_id == lab.incoming_track_id
+                    and pred.outgoing_track_id == lab.outgoing_track_id
+                ),
+                transfer_error_ms=1000 * transfer_err,
+                transfer_error_frames=transfer_err / frame_s,
+                contact_error_ms=1000 * _abs_error(pred.contact_start_s, lab.contact_start_s),
+                release_error_ms=1000 * _abs_error(pred.release_s, lab.release_s),
+                incoming_speed_error_pct=_rel_error(pred.incoming_speed_mps, lab.incoming_speed_mps),
+                outgoing_speed_error_pct=_rel_error(pred.outgoing_speed_mps, lab.outgoing_speed_mps),
+                free_distance_error_m=_abs_error(pred.free_distance_m, lab.free_distance_m),
+                contact_position_error_m=_abs_error(
+                    pred.baton_contact_position_m, lab.baton_contact_position_m
+                ),
+                release_position_error_m=_abs_error(
+                    pred.baton_release_position_m, lab.baton_release_position_m
+                ),
+                zone_time_error_frames=_abs_error(pred.baton_zone_time_s, lab.baton_zone_time_s)
+                / frame_s,
+                legal_correct=_same(pred.legal, lab.legal),
+                speed_match_correct=_same(pred.speed_match, lab.speed_match),
+                pass_style_correct=_same(pred.pass_style, lab.pass_style),
+                pass_type_correct=_same(pred.pass_type, lab.pass_type),
+                hand_switch_correct=_same(pred.receiver_hand_switch, lab.receiver_hand_switch),
+                dropped_correct=_same(pred.dropped, lab.dropped),
+            )
+        elif pred is not None:
+            row.update(pred_same_hand=pred.same_hand)
+        rows.append(row)
+    return rows
+
+
+def _rate(series: pd.Series) -> float:
+    s = series.dropna().astype(float)
+    return float(s.mean()) if len(s) else np.nan
+
+
+def _within(series: pd.Series, limit: float) -> float:
+    s = series.dropna()
+    return float((s <= limit).mean()) if len(s) else np.nan
+
+
+def summarise(rows: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataFrame:
+    """The accuracy table, overall (``by=None``) or per group of a label field or tag."""
+    if rows.empty:
+        return pd.DataFrame()
+    if by is None:
+        return _summary_row(rows).to_frame("all").T
+    return rows.groupby(by, dropna=False).apply(_summary_row, include_groups=False)
+
+
+def _summary_row(g: pd.DataFrame) -> pd.Series:
+    m = g[g.matched] if "matched" in g else g.iloc[0:0]
+    labelled = g[~g.spurious]
+    both_hands = (m.get("passing_hand_correct") == 1) & (m.get("receiving_hand_correct") == 1)
+    truth = labelled.get("true_same_hand")
+    pred = g.get("pred_same_hand")
+    tp = int(((truth == True) & (pred == True) & g.matched).sum()) if truth is not None else 0  # noqa: E712
+    fp = int(((pred == True) & ((truth == False) | g.spurious)).sum()) if pred is not None else 0  # noqa: E712
+    fn = int(((truth == True) & ((pred != True) | g.missed)).sum()) if truth is not None else 0  # noqa: E712
+    return pd.Series(
+        {
+            "exchanges": int(len(labelled)),
+            "missed": int(g.missed.sum()),
+            "spurious": int(g.spurious.sum()),
+            "hands_correct": _rate(both_hands.astype(float)) if len(m) else np.nan,
+            "passing_hand_correct": _rate(m.get("passing_hand_correct", pd.Series(dtype=float))),
+            "receiving_hand_correct": _rate(m.get("receiving_hand_correct", pd.Series(dtype=float))),
+            "same_hand_precision": tp / (tp + fp) if tp + fp else np.nan,
+            "same_hand_recall": tp / (tp + fn) if tp + fn else np.nan,
+            "roles_correct": _rate(m.get("roles_correct", pd.Series(dtype=float))),
+            "transfer_within_2_frames": _within(m.get("transfer_error_frames", pd.Series(dtype=float)), 2.0),
+            "transfer_within_3_frames": _within(m.get("transfer_error_frames", pd.Series(dtype=float)), 3.0),
+            "transfer_error_ms_median": _median(m, "transfer_error_ms"),
+            "incoming_speed_within_5pct": _within(m.get("incoming_speed_error_pct", pd.Series(dtype=float)), 5.0),
+            "outgoing_speed_within_5pct": _within(m.get("outgoing_speed_error_pct", pd.Series(dtype=float)), 5.0),
+            "speed_error_pct_median": _median(m, "incoming_speed_error_pct", "outgoing_speed_error_pct"),
+            "position_error_m_median": _median(m, "contact_position_error_m", "release_position_error_m"),
+            "legal_correct": _rate(m.get("legal_correct", pd.Series(dtype=float))),
+            "speed_match_correct": _rate(m.get("speed_match_correct", pd.Series(dtype=float))),
+        }
+    )  # fmt: skip
+
+
+def _median(m: pd.DataFrame, *cols: str) -> float:
+    values = pd.concat([m[c] for c in cols if c in m], ignore_index=True).dropna()
+    return float(values.median()) if len(values) else np.nan
+
+
+# ---------------------------------------------------------------------- files
+def load_predictions(path: Path) -> dict[str, list[ExchangeFields]]:
+    """Predicted exchanges by clip from an ``exchanges.json`` or a folder of them."""
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(path.rglob("exchanges.json"))
+    if not files:
+        raise InputError(f"no exchanges.json found at {path}", "Run 'handoff-cv analyze' first")
+    out: dict[str, list[ExchangeFields]] = {}
+    for file in files:
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+            fields = set(ExchangeFields.model_fields)
+            exchanges = [
+                ExchangeFields.model_validate({k: v for k, v in e.items() if k in fields})
+                for e in data["exchanges"]
+            ]
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise InputError(
+                f"{file} is not an exchanges.json written by handoff-cv ({type(exc).__name__})",
+                "Give the analyze output folder or its exchanges.json",
+            ) from None
+        out[data.get("clip") or file.parent.name] = exchanges
+    return out
+
+
+def load_labels(path: Path) -> dict[str, ClipLabels]:
+    """Labels by clip from a ``labels.json`` or a folder of them."""
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(path.rglob("labels.json"))
+    if not files:
+        raise InputError(f"no labels.json found at {path}", "Give a labels file or folder")
+    labels = [ClipLabels.load(f) for f in files]
+    return {lab.clip: lab for lab in labels}
+
+
+def evaluate(
+    predictions: dict[str, list[ExchangeFields]] | Path | str,
+    labels: dict[str, ClipLabels] | Path | str,
+    tolerance_s: float = MATCH_TOLERANCE_S,
+) -> pd.DataFrame:
+    """Per-exchange comparison rows for every labelled clip (a clip with no prediction
+    counts all its exchanges as missed)."""
+    if not isinstance(predictions, dict):
+        predictions = load_predictions(Path(predictions))
+    if not isinstance(labels, dict):
+        labels = load_labels(Path(labels))
+    rows: list[dict] = []
+    for clip, lab in labels.items():
+        rows += compare_clip(predictions.get(clip, []), lab, tolerance_s)
+    return pd.DataFrame(rows)
+
+
+def format_table(table: pd.DataFrame, columns: Iterable[str] | None = None) -> str:
+    """Markdown table with rates as percentages, for the docs and the terminal."""
+    cols = list(columns or table.columns)
+    lines = ["| group | " + " | ".join(cols) + " |", "| --- |" + " ---: |" * len(cols)]
+    for name, row in table[cols].iterrows():
+        cells = []
+        for c in cols:
+            v = row[c]
+            if isinstance(v, float) and np.isnan(v):
+                cells.append("–")
+            elif c in {"exchanges", "missed", "spurious"}:
+                cells.append(str(int(v)))
+            elif "error" in c:
+                cells.append(f"{v:.2f}")
+            else:
+                cells.append(f"{100 * v:.1f}%")
+        label = name if not isinstance(name, tuple) else " / ".join(map(str, name))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

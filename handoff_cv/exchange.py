@@ -1,0 +1,412 @@
+"""Exchange stage: kinematics in, one report per baton exchange out. Pure domain logic.
+
+An exchange is two runners moving the same way whose hands come together. The runner
+behind at the approach is the incoming runner (the passer); the hand pair that closes is
+the passing and the receiving hand. Contact start and release are where the hand distance
+reaches and leaves its floor (fitted on the closing and opening flanks, so they are
+sub-frame); the transfer is taken at the middle of the contact (without seeing the baton
+the grip change itself is not observable). See ``docs/exchange.md`` for every rule and
+threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations, product
+
+import numpy as np
+from pydantic import Field
+
+from handoff_cv.calibration import ZoneCalibration
+from handoff_cv.exchange_rules import (
+    SpeedMatchThresholds,
+    crossing_time,
+    is_legal,
+    same_hand,
+    speed_match_verdict,
+)
+from handoff_cv.kinematics import TrackKinematics
+from handoff_cv.labels import ExchangeFields
+from handoff_cv.pose import LANDMARK_INDEX as _I
+from handoff_cv.settings import ExchangeSettings
+
+REPORT_SCHEMA_VERSION = "1.0"
+SAME_HAND_EXPLANATION = (
+    "Same-hand pass ({p} to {r}): both runners are on the same side of the lane, so the "
+    "receiver's ankles can be clipped, they can collide and the baton is more often dropped. "
+    "Pass from the right hand into the left, or from the left into the right."
+)
+
+
+class ExchangeReport(ExchangeFields):
+    """One analysed exchange: the label fields plus confidences, details and quality flags."""
+
+    contact_confidence: float | None = None
+    release_confidence: float | None = None
+    transfer_confidence: float | None = None
+    hands_confidence: float | None = None
+    incoming_deceleration_mps2: float | None = Field(
+        None, description="Mean deceleration of the incoming runner in the second before contact."
+    )
+    outgoing_acceleration_mps2: float | None = Field(
+        None, description="Mean acceleration of the outgoing runner in the second before contact."
+    )
+    receiver_elbow_angle_deg: float | None = Field(
+        None, description="Receiving arm's elbow angle at contact (180 = straight)."
+    )
+    receiver_hand_height: float | None = Field(
+        None, description="Receiving hand's height at contact: 0 at the hips, 1 at the shoulders."
+    )
+    units_estimated: bool = Field(
+        True, description="Metres and m/s come from an assumed stature, not a zone calibration."
+    )
+    evidence: str = Field("wrists", description="What decided the hands and times.")
+    quality_flags: list[str] = Field(default_factory=list)
+    same_hand_explanation: str | None = None
+    verdict: str = ""
+
+
+@dataclass
+class _Candidate:
+    incoming: TrackKinematics
+    outgoing: TrackKinematics
+    frames: np.ndarray  # indices into the frame grid where hands are within approach distance
+
+
+def _hand_distance(a: TrackKinematics, b: TrackKinematics, ha: str, hb: str) -> np.ndarray:
+    scale = (a.body_height_px + b.body_height_px) / 2
+    return np.linalg.norm(a.hand(ha) - b.hand(hb), axis=1) / scale
+
+
+def _min_hand_distance(a: TrackKinematics, b: TrackKinematics) -> np.ndarray:
+    d = np.stack([_hand_distance(a, b, ha, hb) for ha, hb in product(("left", "right"), repeat=2)])
+    return np.nanmin(np.where(np.isnan(d), np.inf, d), axis=0)
+
+
+def _runs(mask: np.ndarray, max_gap: int) -> list[np.ndarray]:
+    idx = np.nonzero(mask)[0]
+    if len(idx) == 0:
+        return []
+    splits = np.nonzero(np.diff(idx) > max_gap + 1)[0] + 1
+    return np.split(idx, splits)
+
+
+def _speed(k: TrackKinematics, frames: np.ndarray) -> float:
+    v = k.speed_mps[frames]
+    if np.all(np.isnan(v)):  # no metric speed (end-on, uncalibrated): body heights per second
+        hip = k.hip_mid()[frames]
+        dt = np.ptp(k.times[frames]) or 1.0
+        return float(np.linalg.norm(hip[-1] - hip[0]) / np.nanmean(k.body_height_px[frames]) / dt
+                     * k.stature_m)  # fmt: skip
+    return float(np.nanmean(np.abs(v)))
+
+
+def _running(k: TrackKinematics, frames: np.ndarray, settings: ExchangeSettings) -> bool:
+    """Moving at running speed, or striding like a runner (a panning camera hides speed).
+
+    The slower runner of an exchange may only just have started, so half the speed counts.
+    """
+    if _speed(k, frames) >= 0.5 * settings.min_runner_speed_mps:
+        return True
+    around = np.arange(max(frames[0] - 15, 0), min(frames[-1] + 15, len(k.times)))
+    stride = (k.point("left_ankle")[around, 0] - k.point("right_ankle")[around, 0])
+    return bool(np.nanstd(stride / k.body_height_px[around]) >= 0.12)
+
+
+def find_candidates(kins: list[TrackKinematics], settings: ExchangeSettings) -> list[_Candidate]:
+    """Pairs of runners whose hands come together while both run the same way."""
+    out = []
+    fps = 1 / np.median(np.diff(kins[0].times)) if kins and len(kins[0].times) > 1 else 30.0
+    for a, b in combinations(kins, 2):
+        d = _min_hand_distance(a, b)
+        for window in _runs(d < settings.approach_distance, max_gap=int(0.3 * fps)):
+            if len(window) < 2 or np.nanmin(d[window]) >= settings.contact_distance * 1.5:
+                continue
+            if a.direction != b.direction:
+                continue
+            if not (_running(a, window, settings) and _running(b, window, settings)):
+                continue
+            first = window[0]
+            ahead_a = a.hip_mid()[first, 0] * a.direction
+            ahead_b = b.hip_mid()[first, 0] * b.direction
+            if not a.direction_is_image_x:
+                # end-on: the nearer runner (larger body) is behind when seen from behind
+                ahead_a = -a.body_height_px[first] * a.direction
+                ahead_b = -b.body_height_px[first] * b.direction
+            incoming, outgoing = (a, b) if ahead_a < ahead_b else (b, a)
+            out.append(_Candidate(incoming, outgoing, window))
+    return sorted(out, key=lambda c: c.incoming.times[c.frames[0]])
+
+
+def _flank_time(t: np.ndarray, d: np.ndarray, floor: float, top: float, closing: bool):
+    """Where the closing (or opening) flank of the hand distance meets its floor.
+
+    A line is fitted to the flank between 20% and 80% of the way from ``top`` down to
+    ``floor`` and extended to the floor: robust to foreshortening (only the shape counts)
+    and sub-frame. Returns (time or None, confidence in [0, 1]).
+    """
+    span = top - floor
+    if span <= 0:
+        return None, 0.0
+    sel = (d > floor + 0.2 * span) & (d < floor + 0.8 * span)
+    idx = np.nonzero(sel)[0]
+    if len(idx) >= 2:
+        slope, intercept = np.polyfit(t[idx], d[idx], 1)
+        if (slope < 0) == closing and abs(slope) > 1e-9:
+            fit = np.polyval([slope, intercept], t[idx])
+            resid = float(np.sqrt(np.mean((fit - d[idx]) ** 2)))
+            confidence = float(np.clip(1.0 - 4 * resid / span, 0.0, 1.0)) * min(1.0, len(idx) / 3)
+            return (floor - intercept) / slope, confidence
+    return None, 0.0
+
+
+def _contact_window(d: np.ndarray, lo: int, hi: int, pad: int):
+    """Frames of the hands-together plateau, its floor and the flanks' tops."""
+    seg = d[lo:hi]
+    i_min = lo + int(np.nanargmin(seg))
+    floor0 = float(d[i_min])
+    before = d[max(i_min - pad, 0) : i_min + 1]
+    after = d[i_min : min(i_min + pad + 1, len(d))]
+    top_before = float(np.nanmax(before))
+    top_after = float(np.nanmax(after))
+    limit = floor0 + 0.2 * min(top_before - floor0, top_after - floor0)
+    c0 = i_min
+    while c0 - 1 >= max(i_min - pad, 0) and d[c0 - 1] <= limit:
+        c0 -= 1
+    c1 = i_min
+    while c1 + 1 < min(i_min + pad + 1, len(d)) and d[c1 + 1] <= limit:
+        c1 += 1
+    floor = float(np.nanmedian(d[c0 : c1 + 1]))
+    return c0, c1, floor, top_before, top_after
+
+
+def analyse_candidate(
+    cand: _Candidate,
+    exchange_id: int,
+    settings: ExchangeSettings,
+    calibration: ZoneCalibration | None,
+) -> ExchangeReport | None:
+    a, b = cand.incoming, cand.outgoing
+    t = a.times
+    lo, hi = cand.frames[0], cand.frames[-1] + 1
+    pairs = list(product(("left", "right"), repeat=2))
+    dist = {p: _hand_distance(a, b, *p) for p in pairs}
+    medians = sorted((float(np.nanmedian(dist[p][lo:hi])), p) for p in pairs)
+    (best_d, (ha, hb)), second_d = medians[0], medians[1][0]
+    d = dist[(ha, hb)]
+    if not np.nanmin(d[lo:hi]) < settings.contact_distance:
+        return None
+    pad = int(round(0.4 / max(np.median(np.diff(t)), 1e-6)))
+    c0, c1, floor, top_before, top_after = _contact_window(d, lo, hi, pad)
+    before = slice(max(c0 - pad, 0), c0 + 1)
+    after = slice(c1, min(c1 + pad + 1, len(t)))
+    contact_s, c_conf = _flank_time(t[before], d[before], floor, top_before, True)
+    release_s, r_conf = _flank_time(t[after], d[after], floor, top_after, False)
+    contact_s = float(np.clip(contact_s if contact_s is not None else t[c0], t[max(c0 - 1, 0)], t[c0]))
+    release_s = float(np.clip(release_s if release_s is not None else t[c1], t[c1],
+                              t[min(c1 + 1, len(t) - 1)]))  # fmt: skip
+    transfer_s = (contact_s + release_s) / 2
+    frame_of = lambda s: int(a.frames[int(np.argmin(np.abs(t - s)))])  # noqa: E731
+
+    v_in = _interp(t, np.abs(a.speed_mps), transfer_s)
+    v_out = _interp(t, np.abs(b.speed_mps), transfer_s)
+    gap = _gap(a, b, calibration)
+    window = (t >= contact_s - settings.window_s) & (t <= transfer_s)
+    verdict = None
+    if np.isfinite(v_in) and np.isfinite(v_out) and window.sum() >= 3:
+        thresholds = SpeedMatchThresholds(settings.brake_mps, settings.growing_s, settings.window_s)
+        ok = window & np.isfinite(a.speed_mps) & np.isfinite(b.speed_mps) & np.isfinite(gap)
+        if ok.sum() >= 3:
+            verdict = speed_match_verdict(t[ok], np.abs(a.speed_mps[ok]), np.abs(b.speed_mps[ok]),
+                                          gap[ok], contact_s, transfer_s, thresholds)  # fmt: skip
+    contact_m = release_m = zone_time = legal = None
+    if calibration is not None:
+        px = a.px_per_m
+        contact_m = _interp(t, a.hand_position_m(ha, px), contact_s)
+        release_m = _interp(t, b.hand_position_m(hb, b.px_per_m), release_s)
+        baton = np.where(t < transfer_s, a.hand_position_m(ha, px), b.hand_position_m(hb, b.px_per_m))
+        zone_time = _zone_time(t, baton, calibration.zone_length_m)
+        legal = is_legal(contact_m, release_m, calibration.zone_length_m)
+    flags = []
+    hands_vis = np.nanmean([a.visibility[c0 : c1 + 1, _I[f"{ha}_wrist"]],
+                            b.visibility[c0 : c1 + 1, _I[f"{hb}_wrist"]]])  # fmt: skip
+    if hands_vis < 0.5:
+        flags.append("low_visibility")
+    if a.identity_repaired or b.identity_repaired:
+        flags.append("identity_uncertain")
+    if calibration is None:
+        flags.append("scale_estimated")
+    same = same_hand(ha, hb)
+    report = ExchangeReport(
+        exchange_id=exchange_id,
+        incoming_track_id=a.track_id,
+        outgoing_track_id=b.track_id,
+        passing_hand=ha,
+        receiving_hand=hb,
+        same_hand=same,
+        contact_start_s=contact_s,
+        transfer_s=transfer_s,
+        release_s=release_s,
+        contact_start_frame=frame_of(contact_s),
+        transfer_frame=frame_of(transfer_s),
+        release_frame=frame_of(release_s),
+        incoming_speed_mps=_finite(v_in),
+        outgoing_speed_mps=_finite(v_out),
+        speed_ratio=_finite(v_out / v_in) if np.isfinite(v_in) and v_in > 0 else None,
+        speed_match=verdict,
+        free_distance_m=_finite(_interp(t, gap, transfer_s)),
+        baton_contact_position_m=_finite(contact_m),
+        baton_release_position_m=_finite(release_m),
+        legal=legal,
+        baton_zone_time_s=zone_time,
+        pass_style=_pass_style(b, contact_s),
+        pass_type=None,
+        receiver_hand_switch=_hand_switch(b, release_s),
+        contact_confidence=round(c_conf, 3),
+        release_confidence=round(r_conf, 3),
+        transfer_confidence=round(min(c_conf, r_conf), 3),
+        hands_confidence=round(float(np.clip((second_d - best_d) / max(second_d, 1e-6), 0, 1)), 3),
+        incoming_deceleration_mps2=_finite(-_slope(t, np.abs(a.speed_mps), contact_s)),
+        outgoing_acceleration_mps2=_finite(_slope(t, np.abs(b.speed_mps), contact_s)),
+        units_estimated=calibration is None,
+        quality_flags=flags,
+        same_hand_explanation=SAME_HAND_EXPLANATION.format(p=ha, r=hb) if same else None,
+    )
+    height, elbow = _receiving_arm(b, hb, frame_of(contact_s))
+    report.receiver_hand_height = _finite(height)
+    report.receiver_elbow_angle_deg = _finite(elbow)
+    report.pass_type = _pass_type(height)
+    report.verdict = one_line_verdict(report)
+    return report
+
+
+def _finite(v) -> float | None:
+    return None if v is None or not np.isfinite(v) else float(v)
+
+
+def _interp(t: np.ndarray, y: np.ndarray, at: float) -> float:
+    ok = np.isfinite(y)
+    if ok.sum() < 2 or at < t[ok][0] or at > t[ok][-1]:
+        return float("nan")
+    return float(np.interp(at, t[ok], y[ok]))
+
+
+def _slope(t: np.ndarray, v: np.ndarray, until: float) -> float:
+    sel = (t >= until - 1.0) & (t <= until) & np.isfinite(v)
+    if sel.sum() < 3:
+        return float("nan")
+    return float(np.polyfit(t[sel], v[sel], 1)[0])
+
+
+def _gap(a: TrackKinematics, b: TrackKinematics, calibration) -> np.ndarray:
+    """Hip-to-hip distance along the track (m), outgoing ahead positive."""
+    if calibration is not None:
+        return (b.position_m - a.position_m) * 1.0
+    px_per_m = (a.px_per_m + b.px_per_m) / 2
+    if a.direction_is_image_x:
+        return (b.hip_mid()[:, 0] - a.hip_mid()[:, 0]) * a.direction / px_per_m
+    return np.full(len(a.times), np.nan)
+
+
+def _zone_time(t: np.ndarray, baton_m: np.ndarray, zone_length: float) -> float | None:
+    ok = np.isfinite(baton_m)
+    if ok.sum() < 2:
+        return None
+    run = np.maximum.accumulate(np.where(ok, baton_m, -np.inf))
+    start = crossing_time(t[ok], run[ok], 0.0)
+    end = crossing_time(t[ok], run[ok], zone_length)
+    return None if start is None or end is None else end - start
+
+
+def _pass_style(b: TrackKinematics, contact_s: float) -> str | None:
+    sel = (b.times >= contact_s - 0.8) & (b.times <= contact_s)
+    if sel.sum() == 0:
+        return None
+    nose = b.point("nose")[sel]
+    ears = (b.point("left_ear")[sel] + b.point("right_ear")[sel]) / 2
+    height = b.body_height_px[sel]
+    if b.direction_is_image_x:
+        facing = (nose[:, 0] - ears[:, 0]) * b.direction / height
+        back = np.nanmean(facing < -0.01)
+    else:
+        ear_z = (b.z[sel, _I["left_ear"]] + b.z[sel, _I["right_ear"]]) / 2
+        toward_camera = ear_z - b.z[sel, _I["nose"]] > 0
+        back = np.nanmean(toward_camera == (b.direction > 0))
+    return "visual" if back > 0.5 else "blind"
+
+
+def _receiving_arm(b: TrackKinematics, hand: str, frame: int) -> tuple[float, float]:
+    k = int(np.argmin(np.abs(b.frames - frame)))
+    sh, el, wr = (b.xy[k, _I[f"{hand}_{p}"]] for p in ("shoulder", "elbow", "wrist"))
+    hip = b.xy[k, _I[f"{hand}_hip"]]
+    hand_pt = b.hand(hand)[k]
+    height = (hip[1] - hand_pt[1]) / max(hip[1] - sh[1], 1e-6)
+    u, v = sh - el, wr - el
+    cos = np.dot(u, v) / max(np.linalg.norm(u) * np.linalg.norm(v), 1e-9)
+    return float(height), float(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+
+
+def _pass_type(height: float) -> str | None:
+    """Receiving hand low (near the hips): upsweep; near shoulder height: downsweep."""
+    if not np.isfinite(height):
+        return None
+    if height < 0.3:
+        return "upsweep"
+    return "push" if height < 0.68 else "downsweep"
+
+
+def _hand_switch(b: TrackKinematics, release_s: float) -> bool | None:
+    after = (b.times > release_s + 0.15) & (b.times <= release_s + 2.5)
+    seen = after & b.observed
+    if seen.sum() == 0:
+        return None
+    d = np.linalg.norm(b.hand("left") - b.hand("right"), axis=1) / b.body_height_px
+    close = seen & (d < 0.08)
+    if close.sum() >= 2:
+        return True
+    span = np.ptp(b.times[seen]) if seen.sum() > 1 else 0.0
+    return False if span >= 1.0 else None
+
+
+def one_line_verdict(r: ExchangeReport) -> str:
+    hands = f"{(r.passing_hand or '?')[0].upper()}->{(r.receiving_hand or '?')[0].upper()}"
+    parts = [f"{hands} {r.pass_style or ''} pass at {r.transfer_s:.2f} s".replace("  ", " ")]
+    if r.same_hand:
+        parts.insert(0, "SAME-HAND RISK")
+    if r.speed_match:
+        ratio = f" (speed ratio {r.speed_ratio:.2f})" if r.speed_ratio else ""
+        parts.append({"matched": "speeds matched", "too_early": "outgoing runner left too early",
+                      "too_late": "outgoing runner left too late"}[r.speed_match] + ratio)  # fmt: skip
+    if r.legal is not None:
+        parts.append("legal" if r.legal else "ILLEGAL: baton outside the zone")
+    return "; ".join(parts)
+
+
+def find_exchanges(
+    kins: list[TrackKinematics],
+    settings: ExchangeSettings,
+    calibration: ZoneCalibration | None = None,
+) -> list[ExchangeReport]:
+    """Every baton exchange among the tracks, in time order."""
+    reports = []
+    for cand in find_candidates(kins, settings):
+        report = analyse_candidate(cand, len(reports), settings, calibration)
+        if report is not None:
+            reports.append(report)
+    return _drop_overlapping(reports)
+
+
+def _drop_overlapping(reports: list[ExchangeReport]) -> list[ExchangeReport]:
+    """A runner takes part in one exchange at a time: keep the best-supported of overlaps."""
+    kept: list[ExchangeReport] = []
+    for r in sorted(reports, key=lambda r: -(r.hands_confidence or 0)):
+        runners = {r.incoming_track_id, r.outgoing_track_id}
+        clash = any(
+            runners & {k.incoming_track_id, k.outgoing_track_id}
+            and abs((k.transfer_s or 0) - (r.transfer_s or 0)) < 1.0
+            for k in kept
+        )
+        if not clash:
+            kept.append(r)
+    kept.sort(key=lambda r: r.transfer_s or 0)
+    return [r.model_copy(update={"exchange_id": i}) for i, r in enumerate(kept)]

@@ -1,0 +1,526 @@
+"""Kinematics stage: tracks in, clean trajectories, positions and speeds out.
+
+For each track, on the clip's frame grid:
+
+1. identity repair: where two tracks swap identities while overlapping (a tracker's classic
+   failure at the pass), the swap shows as a jump of both bodies; the rest is swapped back;
+2. gap policy: gaps up to ``max_gap_s`` are interpolated, longer ones stay empty;
+3. outliers: a Hampel filter replaces samples far from the running median;
+4. low-pass: a zero-phase Butterworth filter whose cut-off follows the real frame rate;
+5. left/right consistency (MediaPipe mixes the sides of a side-on athlete): per limb
+   group, a two-state Viterbi pass picks the labelling that moves least between frames; then
+   geometry fixes the whole: a runner seen moving left to right shows the camera their right
+   side, so the near side (smaller depth, more visible) must be labelled right;
+6. positions: along-track metres from a zone calibration (ground homography), or from body
+   size in pixels and an assumed stature (an estimate, flagged as such); speeds from them.
+
+Raw values are kept next to filtered ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.signal import butter, filtfilt, medfilt
+
+from handoff_cv.calibration import ZoneCalibration
+from handoff_cv.pose import LANDMARK_INDEX, LANDMARK_NAMES, N_LANDMARKS
+from handoff_cv.settings import ExchangeSettings, FilterSettings
+
+SIDE_PAIRS = [(i, LANDMARK_NAMES.index(n.replace("left", "right")))
+              for i, n in enumerate(LANDMARK_NAMES) if n.startswith("left")]  # fmt: skip
+LIMB_GROUPS = {
+    "arms": ["shoulder", "elbow", "wrist", "pinky", "index", "thumb"],
+    "legs": ["hip", "knee", "ankle", "heel", "foot_index"],
+    "face": ["eye_inner", "eye", "eye_outer", "ear", "mouth"],
+}
+SEGMENT_FRACTION = 0.288 + 0.245 + 0.246  # trunk + thigh + shank, of stature
+_I = LANDMARK_INDEX
+
+
+def _pairs(group: str) -> list[tuple[int, int]]:
+    parts = LIMB_GROUPS[group]
+    out = []
+    for part in parts:
+        left = f"left_{part}" if part != "mouth" else "mouth_left"
+        right = f"right_{part}" if part != "mouth" else "mouth_right"
+        out.append((_I[left], _I[right]))
+    return out
+
+
+@dataclass
+class TrackKinematics:
+    """One runner's cleaned motion on the clip's frame grid (NaN where unseen)."""
+
+    track_id: int
+    frames: np.ndarray
+    times: np.ndarray
+    raw_xy: np.ndarray  # (n, 33, 2) as tracked (after identity repair)
+    xy: np.ndarray  # (n, 33, 2) cleaned, filtered, sides consistent
+    z: np.ndarray  # (n, 33)
+    visibility: np.ndarray  # (n, 33)
+    observed: np.ndarray  # (n,) bool: a pose was tracked in this frame
+    direction: float  # +1 moving left to right in the image, -1 right to left
+    body_height_px: np.ndarray  # (n,)
+    position_m: np.ndarray  # (n,) along-track position of the hips' ground point
+    speed_mps: np.ndarray  # (n,)
+    scale_estimated: bool
+    side_on: bool = True
+    """Seen from the side (running across the image) rather than end-on."""
+    sides_swapped_fraction: float = 0.0
+    identity_repaired: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def point(self, name: str) -> np.ndarray:
+        return self.xy[:, _I[name]]
+
+    def hand(self, side: str) -> np.ndarray:
+        """Hand point (between wrist and index knuckle), (n, 2) pixels."""
+        return (self.xy[:, _I[f"{side}_wrist"]] + self.xy[:, _I[f"{side}_index"]]) / 2
+
+    def hip_mid(self) -> np.ndarray:
+        return (self.point("left_hip") + self.point("right_hip")) / 2
+
+    def hand_position_m(self, side: str, px_per_m: np.ndarray) -> np.ndarray:
+        """Along-track position of a hand (its horizontal offset from the hips added)."""
+        offset = (self.hand(side)[:, 0] - self.hip_mid()[:, 0]) * self.direction
+        return self.position_m + offset / px_per_m
+
+    @property
+    def direction_is_image_x(self) -> bool:
+        return self.side_on
+
+    @property
+    def px_per_m(self) -> np.ndarray:
+        return self.body_height_px / self.stature_m
+
+    stature_m: float = 1.75
+
+    def to_frame(self) -> pd.DataFrame:
+        hip = self.hip_mid()
+        return pd.DataFrame(
+            {
+                "frame": self.frames,
+                "time_s": self.times,
+                "track_id": self.track_id,
+                "observed": self.observed,
+                "hip_x_px": hip[:, 0],
+                "hip_y_px": hip[:, 1],
+                "body_height_px": self.body_height_px,
+                "position_m": self.position_m,
+                "speed_mps": self.speed_mps,
+            }
+        )
+
+
+# ------------------------------------------------------------------ table -> arrays
+def frame_grid(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """All frames of the clip present in the table, and their times."""
+    per_frame = table.groupby("frame", observed=True).time_s.first()
+    return per_frame.index.to_numpy(), per_frame.to_numpy()
+
+
+def track_arrays(table: pd.DataFrame, frames: np.ndarray) -> dict[int, dict[str, np.ndarray]]:
+    """Per track: xy (n, 33, 2), z, visibility on the frame grid, NaN where unseen."""
+    index = {f: i for i, f in enumerate(frames)}
+    out = {}
+    for track_id, rows in table.groupby("track_id", observed=True, sort=True):
+        rows = rows.sort_values(["frame", "landmark"])
+        f = rows.frame.to_numpy().reshape(-1, N_LANDMARKS)[:, 0]
+        pos = np.array([index[v] for v in f])
+        xy = np.full((len(frames), N_LANDMARKS, 2), np.nan)
+        z = np.full((len(frames), N_LANDMARKS), np.nan)
+        vis = np.zeros((len(frames), N_LANDMARKS))
+        xy[pos] = rows[["x_px", "y_px"]].to_numpy(np.float64).reshape(-1, N_LANDMARKS, 2)
+        z[pos] = rows.z.to_numpy(np.float64).reshape(-1, N_LANDMARKS)
+        vis[pos] = rows.visibility.to_numpy(np.float64).reshape(-1, N_LANDMARKS)
+        out[int(track_id)] = {"xy": xy, "z": z, "visibility": vis}
+    return out
+
+
+# --------------------------------------------------------------- identity repair
+def repair_identity_swaps(tracks: dict[int, dict[str, np.ndarray]], heights: dict[int, float]):
+    """Swap back the rest of two tracks where both jump onto each other's path.
+
+    Returns the ids of the tracks that were repaired.
+    """
+    repaired: set[int] = set()
+    ids = sorted(tracks)
+    for a_i, a in enumerate(ids):
+        for b in ids[a_i + 1 :]:
+            for _ in range(3):  # a pair may swap more than once
+                k = _swap_frame(tracks[a], tracks[b], max(heights[a], heights[b]))
+                if k is None:
+                    break
+                for key in ("xy", "z", "visibility"):
+                    tail_a = tracks[a][key][k:].copy()
+                    tracks[a][key][k:] = tracks[b][key][k:]
+                    tracks[b][key][k:] = tail_a
+                repaired |= {a, b}
+    return repaired
+
+
+def _swap_frame(ta, tb, height: float) -> int | None:
+    ha = np.nanmean(ta["xy"][:, [_I["left_hip"], _I["right_hip"]]], axis=1)
+    hb = np.nanmean(tb["xy"][:, [_I["left_hip"], _I["right_hip"]]], axis=1)
+    both = ~np.isnan(ha[:, 0]) & ~np.isnan(hb[:, 0])
+    idx = np.nonzero(both)[0]
+    if len(idx) < 6:
+        return None
+    for j in range(2, len(idx) - 2):
+        k0, k = idx[j - 1], idx[j]
+        if k - k0 > 3:
+            continue
+        # predict both from their last two steps, compare keep vs swap
+        pa = ha[k0] + (ha[k0] - ha[idx[j - 2]]) * (k - k0) / max(k0 - idx[j - 2], 1)
+        pb = hb[k0] + (hb[k0] - hb[idx[j - 2]]) * (k - k0) / max(k0 - idx[j - 2], 1)
+        keep = np.linalg.norm(ha[k] - pa) + np.linalg.norm(hb[k] - pb)
+        swap = np.linalg.norm(hb[k] - pa) + np.linalg.norm(ha[k] - pb)
+        if keep > 0.4 * height and swap < 0.3 * keep and _stays_swapped(ha, hb, idx, j):
+            return int(k)
+    return None
+
+
+def _stays_swapped(ha: np.ndarray, hb: np.ndarray, idx: np.ndarray, j: int) -> bool:
+    """The next two frames continue the swapped paths too (not a one-frame glitch)."""
+    k0 = idx[j - 1]
+    for k in idx[j + 1 : j + 3]:
+        if np.linalg.norm(ha[k] - hb[k0]) > np.linalg.norm(ha[k] - ha[k0]):
+            return False
+    return True
+
+
+# -------------------------------------------------------------- gaps & filtering
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) index runs where ``mask`` is True."""
+    edges = np.diff(np.concatenate([[0], mask.astype(int), [0]]))
+    return list(zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0], strict=True))
+
+
+def fill_gaps(values: np.ndarray, times: np.ndarray, max_gap_s: float) -> np.ndarray:
+    """Linearly interpolate NaN runs lasting at most ``max_gap_s`` (along axis 0)."""
+    out = values.copy()
+    flat = out.reshape(len(out), -1)
+    missing = np.isnan(flat[:, 0])
+    for start, stop in _runs(missing):
+        if start == 0 or stop == len(out):
+            continue
+        if times[stop] - times[start - 1] > max_gap_s + 1e-9:
+            continue
+        w = (times[start:stop] - times[start - 1]) / (times[stop] - times[start - 1])
+        flat[start:stop] = flat[start - 1] + w[:, None] * (flat[stop] - flat[start - 1])
+    return out
+
+
+def hampel(values: np.ndarray, window: int, sigmas: float) -> np.ndarray:
+    """Replace samples further than ``sigmas`` robust deviations from the running median."""
+    if window < 3:
+        return values
+    window += 1 - window % 2
+    out = values.copy()
+    flat = out.reshape(len(out), -1)
+    for col in range(flat.shape[1]):
+        series = flat[:, col]
+        ok = ~np.isnan(series)
+        if ok.sum() < window:
+            continue
+        s = series[ok]
+        med = medfilt(s, window)
+        mad = medfilt(np.abs(s - med), window) * 1.4826
+        bad = np.abs(s - med) > sigmas * np.maximum(mad, 1e-6) + 1e-9
+        s[bad] = med[bad]
+        series[ok] = s
+    return out
+
+
+def lowpass(values: np.ndarray, fps: float, cutoff_hz: float) -> np.ndarray:
+    """Zero-phase Butterworth low-pass on each observed run (NaN gaps split runs)."""
+    nyquist = fps / 2
+    cutoff = min(cutoff_hz, 0.8 * nyquist)
+    b, a = butter(2, cutoff / nyquist)
+    out = values.copy()
+    flat = out.reshape(len(out), -1)
+    missing = np.isnan(flat).any(axis=1)
+    for start, stop in _runs(~missing):
+        if stop - start > 3 * max(len(a), len(b)):
+            flat[start:stop] = filtfilt(b, a, flat[start:stop], axis=0)
+    return out
+
+
+# ------------------------------------------------------------------ left/right
+def consistent_sides(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per limb group, the left/right labelling that moves least from frame to frame.
+
+    Returns the relabelled landmarks and, per frame, a boolean per group (arms, legs, face)
+    telling where labels were swapped.
+    """
+    out = xy.copy()
+    swapped = np.zeros((len(xy), len(LIMB_GROUPS)), bool)
+    for g, group in enumerate(LIMB_GROUPS):
+        pairs = np.array(_pairs(group))
+        flips = _viterbi_flips(xy, pairs)
+        swapped[:, g] = flips
+        rows = np.nonzero(flips)[0]
+        for li, ri in pairs:
+            out[rows, li], out[rows, ri] = xy[rows, ri], xy[rows, li]
+    return out, swapped
+
+
+def _viterbi_flips(xy: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    n = len(xy)
+    left, right = xy[:, pairs[:, 0]], xy[:, pairs[:, 1]]
+    seen = ~np.isnan(left[:, 0, 0])
+    cost = np.zeros((n, 2))
+    back = np.zeros((n, 2), int)
+    prev = None
+    for k in range(n):
+        if not seen[k]:
+            cost[k] = cost[k - 1] if k else 0
+            back[k] = [0, 1]
+            continue
+        if prev is None:
+            prev = k
+            continue
+        lp, rp = left[prev], right[prev]
+        for s in (0, 1):  # state at k: 0 as labelled, 1 swapped
+            lk, rk = (left[k], right[k]) if s == 0 else (right[k], left[k])
+            options = []
+            for p in (0, 1):
+                lq, rq = (lp, rp) if p == 0 else (rp, lp)
+                move = np.nansum(np.linalg.norm(lk - lq, axis=1) + np.linalg.norm(rk - rq, axis=1))
+                options.append(cost[prev, p] + move + (0.5 if s else 0.0))
+            back[k, s] = int(np.argmin(options))
+            cost[k, s] = min(options)
+        for j in range(prev + 1, k):
+            cost[j] = cost[prev]
+            back[j] = [0, 1]
+        prev = k
+    flips = np.zeros(n, bool)
+    state = int(np.argmin(cost[-1]))
+    last_seen = np.nonzero(seen)[0]
+    if len(last_seen) == 0:
+        return flips
+    k = last_seen[-1]
+    seen_idx = list(last_seen)
+    for pos in range(len(seen_idx) - 1, -1, -1):
+        k = seen_idx[pos]
+        flips[k] = bool(state)
+        state = back[k, state] if pos > 0 else state
+    return flips
+
+
+def orient_sides(
+    xy: np.ndarray, z: np.ndarray, visibility: np.ndarray, direction: float, side_on: bool
+) -> tuple[np.ndarray, bool]:
+    """Swap all left/right labels when the evidence says the whole track is mirrored.
+
+    Side-on: a runner moving left to right shows the camera their right side, so the nearer
+    side (smaller MediaPipe depth, higher visibility) must be the right. End-on: a runner
+    seen from behind has their right on the image's right, from the front on its left.
+    """
+    pairs = np.array(_pairs("arms") + _pairs("legs"))
+    li, ri = pairs[:, 0], pairs[:, 1]
+    if side_on:
+        right_near = np.nanmean(np.sign(z[:, li] - z[:, ri])) + np.nanmean(
+            np.sign(visibility[:, ri] - visibility[:, li])
+        )
+        expect_right_near = direction > 0
+        mirrored = (right_near > 0) != expect_right_near if abs(right_near) > 0.05 else False
+    else:
+        right_on_image_right = np.nanmean(np.sign(xy[:, ri, 0] - xy[:, li, 0]))
+        approaching = direction  # here: +1 seen from behind, -1 from the front
+        mirrored = (right_on_image_right > 0) != (approaching > 0)
+    if not mirrored:
+        return xy, False
+    out = xy.copy()
+    out[:, li], out[:, ri] = xy[:, ri], xy[:, li]
+    return out, True
+
+
+# ------------------------------------------------------------------- positions
+def body_height_px(xy: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Stature in pixels from trunk and leg segment lengths, smoothed over ~1 s."""
+    sh = (xy[:, _I["left_shoulder"]] + xy[:, _I["right_shoulder"]]) / 2
+    hip = (xy[:, _I["left_hip"]] + xy[:, _I["right_hip"]]) / 2
+    legs = []
+    for s in ("left", "right"):
+        thigh = np.linalg.norm(xy[:, _I[f"{s}_hip"]] - xy[:, _I[f"{s}_knee"]], axis=1)
+        shank = np.linalg.norm(xy[:, _I[f"{s}_knee"]] - xy[:, _I[f"{s}_ankle"]], axis=1)
+        legs.append(thigh + shank)
+    length = np.linalg.norm(sh - hip, axis=1) + np.nanmax(np.stack(legs), axis=0)
+    raw = length / SEGMENT_FRACTION
+    ok = ~np.isnan(raw)
+    if ok.sum() == 0:
+        return raw
+    fps = _fps(times)
+    window = max(3, int(fps) | 1)
+    smooth = raw.copy()
+    smooth[ok] = pd.Series(raw[ok]).rolling(window, center=True, min_periods=1).median().to_numpy()
+    return smooth
+
+
+def _fps(times: np.ndarray) -> float:
+    dt = np.diff(times)
+    dt = dt[dt > 0]
+    return float(1.0 / np.median(dt)) if len(dt) else 30.0
+
+
+def feet_point_px(xy: np.ndarray) -> np.ndarray:
+    """Image point under the hips at the level of the lower foot."""
+    hip = (xy[:, _I["left_hip"]] + xy[:, _I["right_hip"]]) / 2
+    feet = xy[:, [_I["left_heel"], _I["right_heel"], _I["left_foot_index"],
+                  _I["right_foot_index"]], 1]  # fmt: skip
+    return np.stack([hip[:, 0], np.nanmax(feet, axis=1)], axis=1)
+
+
+def along_track_from_hips(
+    xy: np.ndarray, calibration: ZoneCalibration, fps: float
+) -> np.ndarray | None:
+    """Along-track position from the hips' image x alone (side and oblique views).
+
+    The runner's lateral place in the lane comes from the feet (median over the clip);
+    along that line on the ground, image x maps one-to-one to metres, and the hips sit
+    straight above their ground point, so the stride's up-and-down does not leak in.
+    Returns None where the mapping is not one-to-one (end-on views).
+    """
+    feet = feet_point_px(xy)
+    level = pd.Series(feet[:, 1]).rolling(max(3, int(fps) | 1), center=True, min_periods=1)
+    feet[:, 1] = level.median().to_numpy()
+    lateral = float(np.nanmedian(calibration.to_track(feet)[:, 1]))
+    if not np.isfinite(lateral):
+        return None
+    grid = np.arange(-60.0, 100.0, 0.02)
+    line_px = calibration.to_image(np.stack([grid, np.full_like(grid, lateral)], axis=1))[:, 0]
+    order = np.argsort(line_px)
+    if not np.all(np.diff(line_px) > 0) and not np.all(np.diff(line_px) < 0):
+        return None
+    hip_x = (xy[:, _I["left_hip"], 0] + xy[:, _I["right_hip"], 0]) / 2
+    pos = np.interp(hip_x, line_px[order], grid[order], left=np.nan, right=np.nan)
+    pos[np.isnan(hip_x)] = np.nan
+    return pos
+
+
+def positions_and_speed(
+    xy: np.ndarray,
+    times: np.ndarray,
+    heights_px: np.ndarray,
+    direction: float,
+    stature_m: float,
+    calibration: ZoneCalibration | None,
+    cutoff_hz: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Along-track position (m) and speed (m/s) of the hips' ground point."""
+    fps = _fps(times)
+    pos = None
+    if calibration is not None:
+        pos = along_track_from_hips(xy, calibration, fps)
+        if pos is None:  # end-on: the feet's ground point, its level smoothed over a stride
+            feet = feet_point_px(xy)
+            window = max(3, int(fps / 2) | 1)
+            feet[:, 1] = pd.Series(feet[:, 1]).rolling(window, center=True, min_periods=1).median()
+            pos = lowpass(calibration.to_track(feet)[:, 0], fps, min(cutoff_hz, 2.0))
+    if pos is None:
+        hip_x = (xy[:, _I["left_hip"], 0] + xy[:, _I["right_hip"], 0]) / 2
+        px_per_m = heights_px / stature_m
+        steps = np.diff(hip_x) * direction / ((px_per_m[1:] + px_per_m[:-1]) / 2)
+        pos = np.concatenate([[0.0], np.nancumsum(steps)])
+        pos[np.isnan(hip_x)] = np.nan
+    speed = np.full(len(pos), np.nan)
+    ok = ~np.isnan(pos)
+    for start, stop in _runs(ok):
+        if stop - start >= 3:
+            speed[start:stop] = np.gradient(pos[start:stop], times[start:stop])
+    speed = lowpass(speed, fps, min(cutoff_hz, 4.0))
+    return pos, speed
+
+
+# ------------------------------------------------------------------------ main
+def track_kinematics(
+    table: pd.DataFrame,
+    filtering: FilterSettings,
+    exchange: ExchangeSettings,
+    calibration: ZoneCalibration | None = None,
+) -> list[TrackKinematics]:
+    """Clean every track of a landmark table and compute positions and speeds."""
+    frames, times = frame_grid(table)
+    arrays = track_arrays(table, frames)
+    fps = _fps(times)
+    heights = {tid: float(np.nanmedian(body_height_px(a["xy"], times))) for tid, a in arrays.items()}
+    repaired = repair_identity_swaps(arrays, heights)
+    out = []
+    for tid, a in arrays.items():
+        observed = ~np.isnan(a["xy"][:, 0, 0])
+        xy = fill_gaps(a["xy"], times, filtering.max_gap_s)
+        z = fill_gaps(a["z"], times, filtering.max_gap_s)
+        window = int(round(filtering.hampel_window_s * fps))
+        xy = hampel(xy, window, filtering.hampel_sigmas)
+        xy, swapped = consistent_sides(xy)
+        z_sided = z.copy()
+        for g in range(swapped.shape[1]):
+            rows = np.nonzero(swapped[:, g])[0]
+            for li, ri in _pairs(list(LIMB_GROUPS)[g]):
+                z_sided[rows, li], z_sided[rows, ri] = z[rows, ri], z[rows, li]
+        vis = a["visibility"]
+        direction, side_on = _direction(xy)
+        xy, mirrored = orient_sides(xy, z_sided, vis, direction, side_on)
+        if mirrored:
+            z_sided = z_sided[:, _mirror_index()]
+            vis = vis[:, _mirror_index()]
+        smooth = lowpass(xy, fps, filtering.cutoff_hz)
+        heights_px = body_height_px(smooth, times)
+        stature = exchange.stature_m
+        if side_on or calibration is not None:
+            pos, speed = positions_and_speed(smooth, times, heights_px, direction, stature,
+                                             calibration, filtering.cutoff_hz)  # fmt: skip
+        else:  # end-on without a calibration: motion along the view axis is not measurable
+            pos = speed = np.full(len(times), np.nan)
+        kin = TrackKinematics(
+            track_id=tid,
+            frames=frames,
+            times=times,
+            raw_xy=a["xy"],
+            xy=smooth,
+            z=z_sided,
+            visibility=vis,
+            observed=observed,
+            direction=direction,
+            body_height_px=heights_px,
+            position_m=pos,
+            speed_mps=speed,
+            scale_estimated=calibration is None,
+            side_on=side_on,
+            sides_swapped_fraction=float(swapped[observed].mean()) if observed.any() else 0.0,
+            identity_repaired=tid in repaired,
+            stature_m=stature,
+        )
+        out.append(kin)
+    return out
+
+
+def _mirror_index() -> np.ndarray:
+    idx = np.arange(N_LANDMARKS)
+    for li, ri in SIDE_PAIRS:
+        idx[li], idx[ri] = ri, li
+    return idx
+
+
+def _direction(xy: np.ndarray) -> tuple[float, bool]:
+    """Running direction in the image (+1 left to right) and whether the view is side-on.
+
+    End-on, horizontal motion is small next to the change of size; then the direction
+    returned is +1 when seen from behind (shrinking), -1 from the front (growing).
+    """
+    hip = (xy[:, _I["left_hip"]] + xy[:, _I["right_hip"]]) / 2
+    ok = ~np.isnan(hip[:, 0])
+    if ok.sum() < 2:
+        return 1.0, True
+    h = np.linalg.norm(xy[:, _I["left_shoulder"]] - xy[:, _I["left_hip"]], axis=1)
+    first, last = np.nonzero(ok)[0][[0, -1]]
+    dx = hip[last, 0] - hip[first, 0]
+    mean_h = float(np.nanmean(h)) or 1.0
+    growth = np.log(max(h[last], 1e-6) / max(h[first], 1e-6))
+    if abs(dx) / mean_h > 2.0 * abs(growth) + 0.5:
+        return (1.0 if dx > 0 else -1.0), True
+    return (1.0 if growth < 0 else -1.0), False

@@ -1,0 +1,566 @@
+"""Scenario parameters and the simulation of a clip: motion -> bodies -> camera -> landmarks.
+
+:func:`simulate` turns a :class:`Scenario` into the landmark table of the pose stage (same
+schema, full-frame pixels, visibility from occlusion) and the clip's ground-truth
+:class:`~handoff_cv.labels.ClipLabels`, plus the 3D world (bodies, baton) for rendering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from handoff_cv import landmarks as lm
+from handoff_cv.exchange_rules import (
+    ZONE_LENGTH_M,
+    crossing_time,
+    is_legal,
+    same_hand,
+    speed_match_verdict,
+)
+from handoff_cv.labels import CameraLabel, ClipLabels, ExchangeLabel, ZoneLabel
+from handoff_cv.pose import LANDMARK_INDEX, N_LANDMARKS, Pose
+from handoff_cv.synth import body as B
+from handoff_cv.synth.camera import PinholeCamera
+from handoff_cv.synth.motion import (
+    Motion,
+    MotionParams,
+    gait_phase,
+    go_mark_for_ratio,
+    simulate_motion,
+)
+from handoff_cv.track import TrackedPose
+
+LANE_OFFSET_M = 0.2  # a runner's body sits this far from the lane centre, towards the free hand
+GRAVITY = 9.81
+
+
+class ExchangeSpec(BaseModel):
+    """One baton exchange: who, which hands, how fast, where."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    relay: Literal["4x100", "4x200", "4x400", "medley"] = "4x100"
+    passing_hand: Literal["left", "right"] = "right"
+    receiving_hand: Literal["left", "right"] = "left"
+    pass_type: Literal["upsweep", "downsweep", "push"] = "upsweep"
+    pass_style: Literal["blind", "visual"] = "blind"
+    incoming_speed_mps: float = Field(10.0, gt=2, lt=13)
+    incoming_fade_mps2: float = Field(0.0, ge=0, le=1.5)
+    outgoing_speed_mps: float = Field(10.0, gt=2, lt=13)
+    outgoing_tau_s: float = Field(1.1, gt=0.3, lt=4)
+    reaction_s: float = Field(0.15, ge=0, le=0.5)
+    outgoing_start_m: float = Field(1.0, description="Start mark, metres from the zone start.")
+    go_mark_m: float = Field(12.0, gt=0, lt=30, description="Go mark distance before the start.")
+    free_distance_m: float = Field(1.2, gt=0.6, lt=2.0)
+    contact_s: float = Field(0.16, gt=0.04, lt=0.8)
+    transfer_fraction: float = Field(
+        0.5, ge=0, le=1, description="Transfer time within the contact (0.5 = midpoint)."
+    )
+    incoming_height_m: float = Field(1.80, gt=1.4, lt=2.1)
+    outgoing_height_m: float = Field(1.75, gt=1.4, lt=2.1)
+    dropped: bool = False
+    hand_switch_after_s: float | None = Field(
+        None, description="Receiver moves the baton to the other hand this long after release."
+    )
+    lead_s: float = Field(1.2, ge=0, description="Clip time shown before the go.")
+    tail_s: float = Field(1.2, ge=0, description="Clip time shown after the release.")
+
+    @property
+    def zone_length_m(self) -> float:
+        return ZONE_LENGTH_M[self.relay]
+
+
+class CameraSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    view: Literal["side_stands", "side_infield", "oblique", "end_behind", "end_front"] = (
+        "side_stands"
+    )
+    distance_m: float = Field(25.0, gt=2)
+    height_m: float = Field(3.0, gt=0.3)
+    fov_deg: float | None = Field(None, gt=5, lt=120)
+    look_at_m: float | None = Field(None, description="Lane point aimed at; default the pass.")
+    pan: bool = False
+    width: int = 1280
+    height: int = 720
+    fps: float = 30.0
+    k1: float = 0.0
+    k2: float = 0.0
+
+
+class Scenario(BaseModel):
+    """A clip: one or more exchanges (repeated practice passes) filmed by one camera."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "sim"
+    exchanges: list[ExchangeSpec] = Field(default_factory=lambda: [ExchangeSpec()])
+    camera: CameraSpec = Field(default_factory=CameraSpec)
+    frame_time_jitter_s: float = Field(0.0, ge=0, description="Variable-frame-rate jitter.")
+    seed: int = 0
+    tags: dict[str, str | float | int | bool] = Field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------- episodes
+@dataclass
+class Episode:
+    """One exchange simulated in its own time; ``offset`` maps it onto clip time."""
+
+    spec: ExchangeSpec
+    motion: Motion
+    offset: float
+    start: float
+    end: float
+    incoming_id: int
+    outgoing_id: int
+    phase_in: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    phase_out: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+
+    def local(self, clip_t: float) -> float:
+        return clip_t - self.offset
+
+
+def motion_params(spec: ExchangeSpec) -> MotionParams:
+    """The motion model's parameters for ``spec``."""
+    return MotionParams(
+        incoming_speed=spec.incoming_speed_mps,
+        incoming_fade=spec.incoming_fade_mps2,
+        incoming_start_m=spec.outgoing_start_m - spec.go_mark_m - 4.0 * spec.incoming_speed_mps,
+        outgoing_speed=spec.outgoing_speed_mps,
+        outgoing_tau=spec.outgoing_tau_s,
+        reaction_s=spec.reaction_s,
+        outgoing_start_m=spec.outgoing_start_m,
+        go_mark_m=spec.go_mark_m,
+        free_distance_m=min(spec.free_distance_m, reachable_gap_m(spec)),
+        contact_s=spec.contact_s,
+        transfer_fraction=spec.transfer_fraction,
+        zone_length_m=spec.zone_length_m,
+        duration_after_s=spec.tail_s + (spec.hand_switch_after_s or 0.0) + 0.5,
+    )
+
+
+def reachable_gap_m(spec: ExchangeSpec) -> float:
+    """Largest hip-to-hip gap at which the passer's hand can reach the receiver's hand."""
+    legs = B.LegPose(0.0, 0.3)
+    still = B.ArmPose(0.0, 1.4)
+    arms = {"left": still, "right": still, spec.receiving_hand: _receiving_arm(spec)}
+    receiver = B.BodyPose(np.zeros(3) + [0, 0, 0.9], 0.12, 0.0, 0.0, arms["left"],
+                          arms["right"], legs, legs)  # fmt: skip
+    hand = _hand_point(B.landmarks_3d(receiver, spec.outgoing_height_m), spec.receiving_hand)
+    shoulder_ahead = 0.12 * B.SHOULDER_ABOVE_HIP * spec.incoming_height_m
+    reach = (B.UPPER_ARM + B.FOREARM + 0.55 * B.HAND) * spec.incoming_height_m
+    forward = np.sqrt(max(reach**2 - (0.818 * spec.incoming_height_m - hand[2]) ** 2, 0.0))
+    return float(-hand[0] + shoulder_ahead + 0.92 * forward)
+
+
+def go_mark_for(spec: ExchangeSpec, speed_ratio: float) -> float:
+    """Go mark distance at which ``spec``'s outgoing runner reaches ``speed_ratio`` of the
+    incoming runner's speed at contact."""
+    return go_mark_for_ratio(motion_params(spec), speed_ratio)
+
+
+def _episode(spec: ExchangeSpec, index: int, clip_start: float) -> Episode:
+    motion = simulate_motion(motion_params(spec))
+    start = motion.t_go - spec.lead_s
+    end = motion.t_release + spec.tail_s + (spec.hand_switch_after_s or 0.0)
+    ep = Episode(spec, motion, clip_start - start, start, end, 2 * index, 2 * index + 1)
+    ep.phase_in = gait_phase(motion.t, motion.v_in)
+    ep.phase_out = gait_phase(motion.t, motion.v_out) + np.pi / 2
+    return ep
+
+
+# --------------------------------------------------------------------- postures
+def _ramp(t: float, start: float, full: float, end: float, gone: float) -> float:
+    """0 before ``start``, rising to 1 at ``full``, 1 until ``end``, back to 0 at ``gone``."""
+    if t <= start or t >= gone:
+        return 0.0
+    if t < full:
+        return (t - start) / max(full - start, 1e-9)
+    if t <= end:
+        return 1.0
+    return (gone - t) / max(gone - end, 1e-9)
+
+
+def _mix(a: B.ArmPose, b: B.ArmPose, w: float) -> B.ArmPose:
+    return B.ArmPose(
+        a.shoulder + (b.shoulder - a.shoulder) * w,
+        a.elbow + (b.elbow - a.elbow) * w,
+        a.abduction + (b.abduction - a.abduction) * w,
+        b.palm_up if w > 0.5 else a.palm_up,
+    )
+
+
+def _running(phase: float, v: float, v_top: float, accel: float, height: float):
+    """Legs, arms, lean and pelvis height of a runner at stride ``phase`` and speed ``v``."""
+    form = min(1.0, v / 3.0)  # running form is reached by ~3 m/s
+    amp = 0.55 + 0.45 * min(1.0, v / max(v_top, 1e-6))
+    legs, arms = {}, {}
+    for side, ph in (("left", phase), ("right", phase + np.pi)):
+        run_hip = amp * (0.26 + 0.70 * np.sin(ph))
+        run_knee = 0.45 + amp * 1.5 * ((1 + np.cos(ph + 0.3)) / 2) ** 2
+        still_hip, still_knee = (0.35, 0.45) if side == "left" else (-0.2, 0.35)
+        legs[side] = B.LegPose(
+            still_hip + (run_hip - still_hip) * form, still_knee + (run_knee - still_knee) * form
+        )
+        run_sh = -(0.1 + 0.8 * amp * np.sin(ph))
+        arms[side] = B.ArmPose(run_sh * form + 0.1 * (1 - form), 1.45 - 0.3 * np.sin(ph) * form)
+    lean = float(np.clip(0.10 + 0.05 * max(accel, 0.0), 0.08, 0.55))
+    if v < 0.3:
+        lean = 0.45  # standing start, leaning into the first step
+    drop = max(B.lowest_foot_drop(legs["left"], height), B.lowest_foot_drop(legs["right"], height))
+    return legs, arms, lean, drop
+
+
+def _receiving_arm(spec: ExchangeSpec) -> B.ArmPose:
+    shoulder = {"upsweep": -0.8, "push": -1.2, "downsweep": -1.45}[spec.pass_type]
+    return B.ArmPose(shoulder, 0.12, 0.25, palm_up=spec.pass_type == "downsweep")
+
+
+def _reach(shoulder: np.ndarray, target: np.ndarray, height: float) -> B.ArmPose:
+    """Two-link inverse kinematics in the sagittal plane: the arm whose hand is at target."""
+    a = B.UPPER_ARM * height
+    b = (B.FOREARM + 0.55 * B.HAND) * height
+    dx, dz = target[0] - shoulder[0], target[2] - shoulder[2]
+    d = float(np.clip(np.hypot(dx, dz), abs(a - b) + 1e-3, a + b - 1e-4))
+    toward = np.arctan2(dx, -dz)
+    gamma = np.arccos(np.clip((a * a + d * d - b * b) / (2 * a * d), -1, 1))
+    beta = np.pi - np.arccos(np.clip((a * a + b * b - d * d) / (2 * a * b), -1, 1))
+    return B.ArmPose(float(toward - gamma), float(beta), 0.05)
+
+
+@dataclass
+class Bodies:
+    """Both runners' 33 3D landmarks and the baton at one instant."""
+
+    incoming: np.ndarray
+    outgoing: np.ndarray
+    baton: np.ndarray  # (2, 3) ends of the baton
+    holder: str  # "incoming", "both", "outgoing", "none"
+
+
+def _hand_point(points: np.ndarray, side: str) -> np.ndarray:
+    return (points[LANDMARK_INDEX[f"{side}_wrist"]] + points[LANDMARK_INDEX[f"{side}_index"]]) / 2
+
+
+def bodies_at(ep: Episode, t: float) -> Bodies:
+    """Pose both runners of ``ep`` at episode time ``t``."""
+    spec, m = ep.spec, ep.motion
+    state = m.at(np.array([t]))
+    acc_in, acc_out = (float(m.acceleration(w, np.array([t]))[0]) for w in ("in", "out"))
+    ph_in = float(np.interp(t, m.t, ep.phase_in))
+    ph_out = float(np.interp(t, m.t, ep.phase_out))
+    y_in = LANE_OFFSET_M if spec.passing_hand == "right" else -LANE_OFFSET_M
+    y_out = LANE_OFFSET_M if spec.receiving_hand == "right" else -LANE_OFFSET_M
+    h_in, h_out = spec.incoming_height_m, spec.outgoing_height_m
+
+    # outgoing runner: receiving arm back from the call until just after the transfer
+    legs, arms, lean, drop = _running(ph_out, float(state["v_out"][0]), spec.outgoing_speed_mps,
+                                      acc_out, h_out)  # fmt: skip
+    lead = 0.4 if spec.pass_style == "blind" else 0.7
+    w_recv = _ramp(t, m.t_contact - lead - 0.15, m.t_contact - lead, m.t_transfer + 0.1,
+                   m.t_transfer + 0.3)  # fmt: skip
+    recv = spec.receiving_hand
+    arms[recv] = _mix(arms[recv], _receiving_arm(spec), w_recv)
+    switch_t = m.t_release + spec.hand_switch_after_s if spec.hand_switch_after_s else None
+    if switch_t is not None:
+        w_sw = _ramp(t, switch_t - 0.25, switch_t - 0.1, switch_t + 0.1, switch_t + 0.25)
+        together = B.ArmPose(0.55, 1.35, -0.25)
+        arms = {s: _mix(a, together, w_sw) for s, a in arms.items()}
+    head_yaw = 0.0
+    look_back = 2.5 if recv == "left" else -2.5
+    if t < m.t_start:
+        head_yaw = look_back  # watching the incoming runner reach the go mark
+    elif spec.pass_style == "visual":
+        head_yaw = look_back * _ramp(t, m.t_contact - 1.1, m.t_contact - 0.8, m.t_transfer,
+                                     m.t_transfer + 0.25)  # fmt: skip
+    out_pose = B.BodyPose(
+        np.array([state["x_out"][0], y_out, drop]), lean, head_yaw, 0.0,
+        arms["left"], arms["right"], legs["left"], legs["right"],
+    )  # fmt: skip
+    outgoing = B.landmarks_3d(out_pose, h_out)
+
+    # incoming runner: passing arm reaches forward, onto the receiver's hand in contact
+    legs, arms, lean, drop = _running(ph_in, float(state["v_in"][0]), spec.incoming_speed_mps,
+                                      acc_in, h_in)  # fmt: skip
+    pss = spec.passing_hand
+    w_pass = _ramp(t, m.t_contact - 0.35, m.t_contact - 0.12, m.t_release, m.t_release + 0.2)
+    if w_pass > 0:
+        pre = B.BodyPose(np.array([state["x_in"][0], y_in, drop]), lean, 0.0, 0.0,
+                         arms["left"], arms["right"], legs["left"], legs["right"])  # fmt: skip
+        shoulder = B.landmarks_3d(pre, h_in)[LANDMARK_INDEX[f"{pss}_shoulder"]]
+        # the passer's hand closes on the receiver's hand, meets it exactly at contact,
+        # stays on it until the release, then draws back
+        behind = 0.25 * np.clip((m.t_contact - t) / 0.25, 0, 1) + 0.3 * np.clip(
+            (t - m.t_release) / 0.2, 0, 1
+        )
+        target = _hand_point(outgoing, recv) - np.array([behind, 0.0, 0.0])
+        arms[pss] = _mix(arms[pss], _reach(shoulder, target, h_in), w_pass)
+    in_pose = B.BodyPose(
+        np.array([state["x_in"][0], y_in, drop]), lean, 0.0, 0.0,
+        arms["left"], arms["right"], legs["left"], legs["right"],
+    )  # fmt: skip
+    incoming = B.landmarks_3d(in_pose, h_in)
+    baton, holder = _baton(ep, t, incoming, outgoing, switch_t)
+    return Bodies(incoming, outgoing, baton, holder)
+
+
+def _baton(ep: Episode, t: float, incoming, outgoing, switch_t) -> tuple[np.ndarray, str]:
+    spec, m = ep.spec, ep.motion
+    recv, pss = spec.receiving_hand, spec.passing_hand
+    drop_t = m.t_contact + 0.5 * spec.contact_s if spec.dropped else None
+    if drop_t is not None and t >= drop_t:
+        start = _hand_point(incoming, pss) if t == drop_t else None
+        return _falling_baton(ep, t, drop_t, start), "none"
+    if t < m.t_contact:
+        hand, holder = _hand_point(incoming, pss), "incoming"
+        forward = incoming[LANDMARK_INDEX[f"{pss}_index"]] - incoming[LANDMARK_INDEX[f"{pss}_wrist"]]
+    elif t < m.t_release:
+        hand = (_hand_point(incoming, pss) + _hand_point(outgoing, recv)) / 2
+        holder, forward = "both", np.array([1.0, 0.0, 0.0])
+    else:
+        side = recv
+        if switch_t is not None and t >= switch_t:
+            side = "left" if recv == "right" else "right"
+        hand, holder = _hand_point(outgoing, side), "outgoing"
+        forward = outgoing[LANDMARK_INDEX[f"{side}_index"]] - outgoing[LANDMARK_INDEX[f"{side}_wrist"]]
+    axis = np.cross(forward, [0.0, 1.0, 0.0])
+    axis = axis / max(np.linalg.norm(axis), 1e-9)
+    return np.stack([hand - axis * 0.15, hand + axis * 0.15]), holder
+
+
+def _falling_baton(ep: Episode, t: float, drop_t: float, _start) -> np.ndarray:
+    m, spec = ep.motion, ep.spec
+    at_drop = bodies_at(ep, drop_t - 1e-6)  # baton still in the hands just before the drop
+    centre0 = at_drop.baton.mean(axis=0)
+    v0 = float(np.interp(drop_t, m.t, m.v_in))
+    dt = t - drop_t
+    fall = min(dt, np.sqrt(2 * max(centre0[2] - 0.02, 0) / GRAVITY))
+    centre = centre0 + np.array([v0 * fall * 0.8, 0.0, -0.5 * GRAVITY * fall**2])
+    del spec
+    return np.stack([centre - [0.15, 0, 0], centre + [0.15, 0, 0]])
+
+
+# ---------------------------------------------------------------------- camera
+def make_camera(spec: CameraSpec, look_x: float, zone_length: float) -> PinholeCamera:
+    d, h = spec.distance_m, spec.height_m
+    target = np.array([look_x, 0.0, 1.0])
+    positions = {
+        "side_stands": (look_x, -d, h),
+        "side_infield": (look_x, d, h),
+        "oblique": (look_x - d * 0.7071, -d * 0.7071, h),
+        "end_behind": (look_x - d, 0.0, h),
+        "end_front": (look_x + d, 0.0, h),
+    }
+    default_fov = {"side_stands": 2 * np.degrees(np.arctan(14 / d)),
+                   "side_infield": 2 * np.degrees(np.arctan(14 / d)),
+                   "oblique": 2 * np.degrees(np.arctan(12 / d)),
+                   "end_behind": 2 * np.degrees(np.arctan(4 / d)),
+                   "end_front": 2 * np.degrees(np.arctan(4 / d))}  # fmt: skip
+    fov = spec.fov_deg or float(np.clip(default_fov[spec.view], 10, 90))
+    del zone_length
+    return PinholeCamera.look_at(
+        np.array(positions[spec.view], float), target, fov, spec.width, spec.height, spec.k1, spec.k2
+    )
+
+
+def _panned(base: PinholeCamera, follow_x: float, look_x: float) -> PinholeCamera:
+    target = np.array([follow_x, 0.0, 1.0]) + (base.position * [0, 0, 0])
+    forward = target - base.position
+    forward /= np.linalg.norm(forward)
+    del look_x
+    return PinholeCamera(base.position, forward, base.focal_px, base.width, base.height,
+                         base.k1, base.k2)  # fmt: skip
+
+
+# -------------------------------------------------------------------- landmarks
+def _occluded(points_px, depth, torso_px, torso_depth) -> np.ndarray:
+    """Landmarks inside a torso polygon and behind it."""
+    import cv2
+
+    poly = torso_px.astype(np.float32).reshape(-1, 1, 2)
+    inside = np.array([cv2.pointPolygonTest(poly, (float(x), float(y)), False) >= 0
+                       for x, y in points_px])  # fmt: skip
+    return inside & (depth > torso_depth + 0.08)
+
+
+_TORSO = [LANDMARK_INDEX[n] for n in ("left_shoulder", "right_shoulder", "right_hip", "left_hip")]
+
+
+def _pose_from_3d(points, camera: PinholeCamera, others: list[np.ndarray]) -> Pose | None:
+    px, depth = camera.project(points)
+    if np.any(depth < 0.5):
+        return None
+    inside = (px[:, 0] >= 0) & (px[:, 0] < camera.width) & (px[:, 1] >= 0) & (px[:, 1] < camera.height)
+    if inside.mean() < 0.5:
+        return None
+    hip_mid = (points[LANDMARK_INDEX["left_hip"]] + points[LANDMARK_INDEX["right_hip"]]) / 2
+    _, hip_depth = camera.project(hip_mid[None])
+    z = (depth - hip_depth[0]) * camera.focal_px / hip_depth[0]
+    hidden = np.zeros(N_LANDMARKS, bool)
+    for body in [points, *others]:
+        tpx, tdepth = camera.project(body[_TORSO])
+        hidden |= _occluded(px, depth, tpx, float(tdepth.mean()))
+    visibility = np.where(hidden, 0.3, 0.97)
+    presence = np.where(inside, 0.99, 0.1)
+    return Pose(px, z, visibility, presence)
+
+
+# ---------------------------------------------------------------------- simulate
+@dataclass
+class Simulation:
+    """Everything a simulated clip produced."""
+
+    scenario: Scenario
+    landmarks: pd.DataFrame
+    labels: ClipLabels
+    frame_times: np.ndarray
+    episodes: list[Episode]
+    cameras: list[PinholeCamera]
+    zone_length_m: float
+
+    def world_at(self, frame: int) -> tuple[Episode, Bodies] | None:
+        """The active episode and its bodies at ``frame`` (for renderers)."""
+        t = self.frame_times[frame]
+        for ep in self.episodes:
+            if ep.start <= ep.local(t) <= ep.end:
+                return ep, bodies_at(ep, ep.local(t))
+        return None
+
+
+def simulate(scenario: Scenario) -> Simulation:
+    """Simulate ``scenario`` and return its landmark table and ground truth."""
+    rng = np.random.default_rng(scenario.seed)
+    cam_spec = scenario.camera
+    episodes, clip_t = [], 0.0
+    for i, spec in enumerate(scenario.exchanges):
+        ep = _episode(spec, i, clip_t)
+        episodes.append(ep)
+        clip_t += ep.end - ep.start
+    zone = scenario.exchanges[0].zone_length_m
+    first = episodes[0]
+    look_x = cam_spec.look_at_m
+    if look_x is None:
+        look_x = float(np.interp(first.motion.t_transfer, first.motion.t, first.motion.x_out))
+    base = make_camera(cam_spec, look_x, zone)
+    n = int(np.floor(clip_t * cam_spec.fps))
+    times = np.arange(n) / cam_spec.fps
+    if scenario.frame_time_jitter_s:
+        jitter = rng.uniform(-1, 1, n) * scenario.frame_time_jitter_s
+        times = np.maximum.accumulate(times + jitter * (np.arange(n) > 0)) + 1e-6 * np.arange(n)
+    poses: list[TrackedPose] = []
+    cameras: list[PinholeCamera] = []
+    follow = look_x
+    for f, t in enumerate(times):
+        ep = next(e for e in episodes if e.start - 1e-9 <= e.local(t) <= e.end + 1e-9)
+        bodies = bodies_at(ep, ep.local(t))
+        camera = base
+        if cam_spec.pan:
+            mid = (bodies.incoming[23, 0] + bodies.outgoing[23, 0]) / 2
+            follow += (mid - follow) * min(1.0, (1 / cam_spec.fps) / 0.3)
+            camera = _panned(base, follow, look_x)
+        cameras.append(camera)
+        for track_id, pts, other in ((ep.incoming_id, bodies.incoming, bodies.outgoing),
+                                     (ep.outgoing_id, bodies.outgoing, bodies.incoming)):  # fmt: skip
+            pose = _pose_from_3d(pts, camera, [other])
+            if pose is not None:
+                poses.append(TrackedPose(f, float(t), track_id, pose))
+    table = lm.from_tracked_poses(poses)
+    labels = _labels(scenario, episodes, base, times, zone)
+    return Simulation(scenario, table, labels, times, episodes, cameras, zone)
+
+
+def _baton_x(ep: Episode) -> Callable[[float], float]:
+    return lambda t: float(bodies_at(ep, t).baton.mean(axis=0)[0])
+
+
+def _refine_crossing(f: Callable[[float], float], lo: float, hi: float, line: float) -> float:
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if f(mid) < line else (lo, mid)
+    return (lo + hi) / 2
+
+
+def _labels(scenario, episodes, camera, times, zone) -> ClipLabels:
+    exchanges = []
+    for i, ep in enumerate(episodes):
+        spec, m = ep.spec, ep.motion
+        to_clip = ep.offset
+
+        def frame_of(t_local: float) -> int:
+            return int(np.argmin(np.abs(times - (t_local + to_clip))))
+
+        baton_x = _baton_x(ep)
+        coarse = np.arange(ep.start - 3.0, m.t[-1], 0.02)
+        xs = np.array([baton_x(t) for t in coarse])
+        crossings = []
+        for line in (0.0, zone):
+            t0 = crossing_time(coarse, np.maximum.accumulate(xs), line)
+            crossings.append(None if t0 is None else _refine_crossing(baton_x, t0 - 0.03, t0 + 0.03, line))
+        contact_x, release_x = baton_x(m.t_contact), baton_x(m.t_release)
+        gap = m.x_out - m.x_in
+        v_in_x = float(np.interp(m.t_transfer, m.t, m.v_in))
+        v_out_x = float(np.interp(m.t_transfer, m.t, m.v_out))
+        dropped = spec.dropped
+        exchanges.append(
+            ExchangeLabel(
+                exchange_id=i,
+                incoming_track_id=ep.incoming_id,
+                outgoing_track_id=ep.outgoing_id,
+                passing_hand=spec.passing_hand,
+                receiving_hand=spec.receiving_hand,
+                same_hand=same_hand(spec.passing_hand, spec.receiving_hand),
+                contact_start_s=m.t_contact + to_clip,
+                transfer_s=None if dropped else m.t_transfer + to_clip,
+                release_s=(m.t_contact + 0.5 * spec.contact_s if dropped else m.t_release) + to_clip,
+                contact_start_frame=frame_of(m.t_contact),
+                transfer_frame=None if dropped else frame_of(m.t_transfer),
+                release_frame=frame_of(m.t_release),
+                incoming_speed_mps=v_in_x,
+                outgoing_speed_mps=v_out_x,
+                speed_ratio=v_out_x / v_in_x,
+                speed_match=speed_match_verdict(m.t, m.v_in, m.v_out, gap, m.t_contact, m.t_transfer),
+                free_distance_m=float(np.interp(m.t_transfer, m.t, gap)),
+                baton_contact_position_m=contact_x,
+                baton_release_position_m=release_x,
+                legal=None if dropped else is_legal(contact_x, release_x, zone),
+                baton_zone_time_s=(crossings[1] - crossings[0])
+                if None not in crossings and not dropped else None,
+                pass_style=spec.pass_style,
+                pass_type=spec.pass_type,
+                receiver_hand_switch=spec.hand_switch_after_s is not None and not dropped,
+                dropped=dropped,
+                incoming_height_m=spec.incoming_height_m,
+                outgoing_height_m=spec.outgoing_height_m,
+                go_mark_m=spec.go_mark_m,
+            )
+        )  # fmt: skip
+    cam = scenario.camera
+    corners_world = np.array([[0, -0.61, 0], [zone, -0.61, 0], [zone, 0.61, 0], [0, 0.61, 0]])
+    corners_px, _ = camera.project(corners_world)
+    return ClipLabels(
+        clip=scenario.name,
+        fps=cam.fps,
+        width=cam.width,
+        height=cam.height,
+        frame_count=len(times),
+        camera=CameraLabel(
+            view=cam.view,
+            position_m=tuple(camera.position.round(3)),
+            target_m=tuple((camera.position + camera.forward).round(3)),
+            fov_deg=float(np.degrees(2 * np.arctan(cam.width / 2 / camera.focal_px))),
+            panning=cam.pan,
+        ),
+        zone=ZoneLabel(
+            relay=scenario.exchanges[0].relay,
+            length_m=zone,
+            image_corners_px=[tuple(map(float, c)) for c in corners_px],
+        ),
+        exchanges=exchanges,
+        tags=dict(scenario.tags),
+    )
