@@ -53,7 +53,8 @@ class AnalysisResult:
             "handoff_cv": __version__,
             "clip": self.clip,
             "source": self.source,
-            "units": "estimated from stature" if settings.calibration.zone_corners is None
+            "units": "estimated from stature"
+            if settings.calibration.zone_corners is None
             else "calibrated zone",
             "message": None if self.exchanges else NO_EXCHANGE_MESSAGE,
             "exchanges": [e.model_dump(mode="json") for e in self.exchanges],
@@ -72,7 +73,10 @@ def calibration_from(settings: Settings) -> ZoneCalibration | None:
         return None
     points = [corners[i : i + 2] for i in range(0, 8, 2)]
     return ZoneCalibration.from_corners(
-        points, ZONE_LENGTH_M[settings.calibration.relay], settings.calibration.lane_width_m
+        points,
+        ZONE_LENGTH_M[settings.calibration.relay],
+        settings.calibration.lane_width_m,
+        settings.calibration.corners_x_m,
     )
 
 

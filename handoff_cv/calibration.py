@@ -31,9 +31,14 @@ class ZoneCalibration:
         corners_px: Sequence[Sequence[float]],
         zone_length_m: float,
         lane_width_m: float = 1.22,
+        corners_x_m: tuple[float, float] | None = None,
     ) -> ZoneCalibration:
         """Corners in order: start-right, end-right, end-left, start-left, where right and
-        left are as the runners see them (right = the lane line on their right)."""
+        left are as the runners see them (right = the lane line on their right).
+
+        ``corners_x_m`` gives the along-lane positions of the rectangle's start and end
+        edges when it is not the zone itself (default ``(0, zone_length_m)``).
+        """
         image = np.asarray(corners_px, dtype=np.float64)
         if image.shape != (4, 2) or not np.all(np.isfinite(image)):
             raise ConfigError(
@@ -41,9 +46,8 @@ class ZoneCalibration:
                 "Give start-right, end-right, end-left, start-left corners in pixels",
             )
         half = lane_width_m / 2
-        track = np.array(
-            [[0, -half], [zone_length_m, -half], [zone_length_m, half], [0, half]], np.float64
-        )
+        x0, x1 = corners_x_m if corners_x_m is not None else (0.0, zone_length_m)
+        track = np.array([[x0, -half], [x1, -half], [x1, half], [x0, half]], np.float64)
         h, _ = cv2.findHomography(image, track)
         if h is None or abs(np.linalg.det(h)) < 1e-12:
             raise ConfigError(

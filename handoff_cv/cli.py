@@ -151,6 +151,200 @@ def track(
     )
 
 
+# ----------------------------------------------------------------------- analyze
+@app.command(rich_help_panel=ANALYSE)
+@guarded
+@with_settings
+def analyze(
+    source: Annotated[
+        Path, typer.Argument(help="Video file, or with --from-landmarks a landmark table.")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Output folder (created if needed).")
+    ],
+    settings: Settings,
+    from_landmarks: Annotated[
+        bool,
+        typer.Option(
+            "--from-landmarks",
+            help="SOURCE is a landmarks.parquet/.csv (or its folder) from 'track' or the "
+            "simulator: re-analyse with other settings without pose inference.",
+        ),
+    ] = False,
+) -> None:
+    """Find every baton exchange and report hands, transfer, speeds and verdicts.
+
+    Writes exchanges.json (one report per exchange, same field names as the ground-truth
+    labels), exchanges.csv, kinematics.parquet and run.json; from a video also the
+    landmark table.
+    """
+    from handoff_cv.analyze import analyze_landmarks, analyze_video, write_analysis_outputs
+    from handoff_cv.landmarks import load_landmarks, write_parquet
+    from handoff_cv.outputs import prepare_folder
+
+    prepare_folder(output)
+    extra = {}
+    if from_landmarks:
+        table = load_landmarks(source)
+        clip = source.stem if source.is_file() else source.name
+        result = analyze_landmarks(table, settings, clip=clip)
+        result.source = {"landmarks": str(source)}
+    else:
+        with _progress(f"tracking {source.name}") as bar:
+            task = bar.add_task("frames", total=None)
+            tracked, result = analyze_video(
+                source, settings,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )  # fmt: skip
+        info = tracked.video
+        meta = {"video": str(source), "width": info.width, "height": info.height,
+                "fps": info.fps, "slowmo_factor": settings.video.slowmo_factor}  # fmt: skip
+        extra["landmarks.parquet"] = lambda p: write_parquet(tracked.landmarks, p, meta)
+    write_analysis_outputs(result, settings, output, extra)
+    if not result.exchanges:
+        out.print(f"{result.clip}: no baton exchange found. Check that both runners are in view "
+                  f"at the pass. -> {output}", highlight=False, soft_wrap=True)  # fmt: skip
+        return
+    for report in result.exchanges:
+        out.print(f"{result.clip} #{report.exchange_id}: {report.verdict}", highlight=False,
+                  soft_wrap=True)  # fmt: skip
+    out.print(f"-> {output / 'exchanges.json'}", highlight=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------------- evaluate
+@app.command(rich_help_panel="Check accuracy")
+@guarded
+def evaluate(
+    predictions: Annotated[Path, typer.Argument(help="exchanges.json, or a folder of them.")],
+    labels: Annotated[Path, typer.Argument(help="labels.json, or a folder of them.")],
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by",
+            help="Break results down by a label field or tag (view, noise, "
+            "hands, fps, ...); repeat for several tables.",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the per-exchange rows as CSV.")
+    ] = None,
+    tolerance_s: Annotated[
+        float, typer.Option(help="Largest time difference for a prediction to match a label.")
+    ] = 1.0,
+) -> None:
+    """Score analysed exchanges against ground-truth labels (matched by clip and time)."""
+    from handoff_cv.evaluate import evaluate as run_evaluation
+    from handoff_cv.evaluate import format_table, summarise
+
+    rows = run_evaluation(predictions, labels, tolerance_s)
+    if rows.empty:
+        raise ConfigError("nothing to evaluate: the labels hold no exchange", "Check LABELS")
+    out.print(format_table(summarise(rows)), highlight=False, markup=False, soft_wrap=True)
+    for field in by or []:
+        if field not in rows:
+            known = ", ".join(sorted(map(str, rows.columns)))
+            raise ConfigError(f"no field {field!r} to break down by", f"Use one of: {known}")
+        out.print("", highlight=False)
+        out.print(format_table(summarise(rows, field)), highlight=False, markup=False,
+                  soft_wrap=True)  # fmt: skip
+    if output is not None:
+        from handoff_cv.outputs import write_text_atomic
+
+        write_text_atomic(output, rows.to_csv(index=False))
+        out.print(f"rows -> {output}", highlight=False, soft_wrap=True)
+
+
+# ------------------------------------------------------------------------- synth
+synth_app = typer.Typer(
+    help="Simulated exchanges with known answers: clips, suites, label schema.",
+    no_args_is_help=True,
+)
+app.add_typer(synth_app, name="synth", rich_help_panel="Check accuracy")
+
+
+@synth_app.command("clip")
+@guarded
+def synth_clip(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Case folder to write.")],
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            "--scenario",
+            help="Scenario JSON (see 'handoff_cv.synth.Scenario'); "
+            "default: one right-to-left blind 4x100 pass, side view.",
+        ),
+    ] = None,
+    noise: Annotated[
+        str, typer.Option(help="clean, mild, moderate or heavy corruption.")
+    ] = "clean",
+) -> None:
+    """Simulate one clip: landmarks.parquet, labels.json and case.json."""
+    import json
+
+    from pydantic import ValidationError
+
+    from handoff_cv.synth.corrupt import LEVELS, Corruption
+    from handoff_cv.synth.scenario import Scenario
+    from handoff_cv.synth.suites import Case, write_case
+
+    if noise not in LEVELS:
+        raise ConfigError(f"unknown noise level {noise!r}", f"Use one of {', '.join(LEVELS)}")
+    spec = Scenario(name=output.name)
+    if scenario is not None:
+        try:
+            spec = Scenario.model_validate(json.loads(scenario.read_text()))
+        except FileNotFoundError:
+            raise ConfigError(f"scenario file not found: {scenario}", "Check the path") from None
+        except (json.JSONDecodeError, ValidationError) as exc:
+            raise ConfigError(f"{scenario} is not a valid scenario ({str(exc).splitlines()[0]})",
+                              "See handoff_cv.synth.scenario.Scenario") from None  # fmt: skip
+    write_case(Case(spec.name, spec, Corruption.level(noise), noise), output)
+    out.print(f"wrote {output}", highlight=False, soft_wrap=True)
+
+
+@synth_app.command("suite")
+@guarded
+def synth_suite(
+    name: Annotated[str, typer.Argument(help="clean or corrupted.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the cases.")],
+    cases: Annotated[int, typer.Option(help="Number of cases.", min=1)] = 240,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same suite.")] = 0,
+) -> None:
+    """Write a seeded benchmark suite spanning hands x views x speeds (x corruption)."""
+    from handoff_cv.synth.suites import SUITES, write_suite
+
+    if name not in SUITES:
+        raise ConfigError(f"unknown suite {name!r}", f"Use one of {', '.join(SUITES)}")
+    with _progress(f"suite {name}") as bar:
+        task = bar.add_task("cases", total=cases)
+        write_suite(name, output, cases, seed, lambda done, total: bar.update(task, completed=done))
+    out.print(f"{cases} cases -> {output}", highlight=False, soft_wrap=True)
+
+
+@synth_app.command("figure")
+@guarded
+def synth_figure(
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG or SVG file to write.")],
+    go_mark_m: Annotated[float, typer.Option(help="Go mark distance (m).")] = 12.6,
+) -> None:
+    """Plot a simulated exchange: speeds, gap and wrist paths (docs/simulator.md)."""
+    from handoff_cv.synth.figures import exchange_figure
+    from handoff_cv.synth.scenario import ExchangeSpec, Scenario, simulate
+
+    sim = simulate(Scenario(exchanges=[ExchangeSpec(go_mark_m=go_mark_m)]))
+    exchange_figure(sim, output)
+    out.print(f"wrote {output}", highlight=False, soft_wrap=True)
+
+
+@synth_app.command("schema")
+@guarded
+def synth_schema() -> None:
+    """Print the JSON Schema of the labels format (docs/labels.schema.json)."""
+    from handoff_cv.labels import labels_json_schema
+
+    sys.stdout.write(labels_json_schema())
+
+
 # ------------------------------------------------------------------------ models
 @models_app.command("list")
 @guarded
@@ -226,7 +420,7 @@ def config_docs() -> None:
     """Print the settings reference in Markdown (docs/settings.md is generated by it)."""
     from handoff_cv.settings import settings_markdown
 
-    out.print(settings_markdown(), highlight=False, markup=False, soft_wrap=True)
+    sys.stdout.write(settings_markdown() + "\n")
 
 
 def main() -> None:

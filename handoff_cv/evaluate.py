@@ -51,6 +51,11 @@ def match_exchanges(
     return pairs
 
 
+def hand_combo(passing: str | None, receiving: str | None) -> str:
+    """'R->L' style name of a hand combination ('?' for an unknown hand)."""
+    return f"{(passing or '?')[0].upper()}->{(receiving or '?')[0].upper()}"
+
+
 def _rel_error(pred: float | None, true: float | None) -> float:
     if pred is None or true is None or true == 0:
         return np.nan
@@ -64,7 +69,8 @@ def _abs_error(pred: float | None, true: float | None) -> float:
 
 
 def _same(pred, true) -> float:
-    if true is None:
+    """1 or 0 where both are known; NaN where the truth is unknown or nothing was measured."""
+    if true is None or pred is None:
         return np.nan
     return float(pred == true)
 
@@ -84,7 +90,7 @@ def compare_clip(
         if lab is not None:
             row.update(
                 exchange_id=lab.exchange_id,
-                hands=f"{(lab.passing_hand or '?')[0].upper()}->{(lab.receiving_hand or '?')[0].upper()}",
+                hands=hand_combo(lab.passing_hand, lab.receiving_hand),
                 true_same_hand=lab.same_hand,
                 true_speed_match=lab.speed_match,
                 dropped=lab.dropped,
@@ -103,8 +109,12 @@ def compare_clip(
                 transfer_error_frames=transfer_err / frame_s,
                 contact_error_ms=1000 * _abs_error(pred.contact_start_s, lab.contact_start_s),
                 release_error_ms=1000 * _abs_error(pred.release_s, lab.release_s),
-                incoming_speed_error_pct=_rel_error(pred.incoming_speed_mps, lab.incoming_speed_mps),
-                outgoing_speed_error_pct=_rel_error(pred.outgoing_speed_mps, lab.outgoing_speed_mps),
+                incoming_speed_error_pct=_rel_error(
+                    pred.incoming_speed_mps, lab.incoming_speed_mps
+                ),
+                outgoing_speed_error_pct=_rel_error(
+                    pred.outgoing_speed_mps, lab.outgoing_speed_mps
+                ),
                 free_distance_error_m=_abs_error(pred.free_distance_m, lab.free_distance_m),
                 contact_position_error_m=_abs_error(
                     pred.baton_contact_position_m, lab.baton_contact_position_m
@@ -152,31 +162,43 @@ def _summary_row(g: pd.DataFrame) -> pd.Series:
     both_hands = (m.get("passing_hand_correct") == 1) & (m.get("receiving_hand_correct") == 1)
     truth = labelled.get("true_same_hand")
     pred = g.get("pred_same_hand")
-    tp = int(((truth == True) & (pred == True) & g.matched).sum()) if truth is not None else 0  # noqa: E712
-    fp = int(((pred == True) & ((truth == False) | g.spurious)).sum()) if pred is not None else 0  # noqa: E712
-    fn = int(((truth == True) & ((pred != True) | g.missed)).sum()) if truth is not None else 0  # noqa: E712
+    empty = pd.Series(dtype=float)
+    truth = (truth if truth is not None else empty).astype("boolean").fillna(False)
+    pred = (pred if pred is not None else empty).astype("boolean").fillna(False)
+    truth, pred = truth.reindex(g.index, fill_value=False), pred.reindex(g.index, fill_value=False)
+    tp = int((truth & pred & g.matched).sum())
+    fp = int((pred & (~truth | g.spurious)).sum())
+    fn = int((truth & (~pred | g.missed)).sum())
+
+    def col(name: str) -> pd.Series:
+        return m.get(name, empty)
+
     return pd.Series(
         {
-            "exchanges": int(len(labelled)),
+            "exchanges": len(labelled),
             "missed": int(g.missed.sum()),
             "spurious": int(g.spurious.sum()),
             "hands_correct": _rate(both_hands.astype(float)) if len(m) else np.nan,
-            "passing_hand_correct": _rate(m.get("passing_hand_correct", pd.Series(dtype=float))),
-            "receiving_hand_correct": _rate(m.get("receiving_hand_correct", pd.Series(dtype=float))),
+            "passing_hand_correct": _rate(col("passing_hand_correct")),
+            "receiving_hand_correct": _rate(col("receiving_hand_correct")),
             "same_hand_precision": tp / (tp + fp) if tp + fp else np.nan,
             "same_hand_recall": tp / (tp + fn) if tp + fn else np.nan,
-            "roles_correct": _rate(m.get("roles_correct", pd.Series(dtype=float))),
-            "transfer_within_2_frames": _within(m.get("transfer_error_frames", pd.Series(dtype=float)), 2.0),
-            "transfer_within_3_frames": _within(m.get("transfer_error_frames", pd.Series(dtype=float)), 3.0),
+            "roles_correct": _rate(col("roles_correct")),
+            "transfer_within_2_frames": _within(col("transfer_error_frames"), 2.0),
+            "transfer_within_3_frames": _within(col("transfer_error_frames"), 3.0),
             "transfer_error_ms_median": _median(m, "transfer_error_ms"),
-            "incoming_speed_within_5pct": _within(m.get("incoming_speed_error_pct", pd.Series(dtype=float)), 5.0),
-            "outgoing_speed_within_5pct": _within(m.get("outgoing_speed_error_pct", pd.Series(dtype=float)), 5.0),
-            "speed_error_pct_median": _median(m, "incoming_speed_error_pct", "outgoing_speed_error_pct"),
-            "position_error_m_median": _median(m, "contact_position_error_m", "release_position_error_m"),
-            "legal_correct": _rate(m.get("legal_correct", pd.Series(dtype=float))),
-            "speed_match_correct": _rate(m.get("speed_match_correct", pd.Series(dtype=float))),
+            "incoming_speed_within_5pct": _within(col("incoming_speed_error_pct"), 5.0),
+            "outgoing_speed_within_5pct": _within(col("outgoing_speed_error_pct"), 5.0),
+            "speed_error_pct_median": _median(
+                m, "incoming_speed_error_pct", "outgoing_speed_error_pct"
+            ),
+            "position_error_m_median": _median(
+                m, "contact_position_error_m", "release_position_error_m"
+            ),
+            "legal_correct": _rate(col("legal_correct")),
+            "speed_match_correct": _rate(col("speed_match_correct")),
         }
-    )  # fmt: skip
+    )
 
 
 def _median(m: pd.DataFrame, *cols: str) -> float:

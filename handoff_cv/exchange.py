@@ -11,6 +11,7 @@ threshold.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from itertools import combinations, product
 
@@ -31,6 +32,11 @@ from handoff_cv.pose import LANDMARK_INDEX as _I
 from handoff_cv.settings import ExchangeSettings
 
 REPORT_SCHEMA_VERSION = "1.0"
+SPEED_MATCH_WORDS = {
+    "matched": "speeds matched",
+    "too_early": "outgoing runner left too early",
+    "too_late": "outgoing runner left too late",
+}
 SAME_HAND_EXPLANATION = (
     "Same-hand pass ({p} to {r}): both runners are on the same side of the lane, so the "
     "receiver's ankles can be clipped, they can collide and the baton is more often dropped. "
@@ -109,7 +115,7 @@ def _running(k: TrackKinematics, frames: np.ndarray, settings: ExchangeSettings)
     if _speed(k, frames) >= 0.5 * settings.min_runner_speed_mps:
         return True
     around = np.arange(max(frames[0] - 15, 0), min(frames[-1] + 15, len(k.times)))
-    stride = (k.point("left_ankle")[around, 0] - k.point("right_ankle")[around, 0])
+    stride = k.point("left_ankle")[around, 0] - k.point("right_ankle")[around, 0]
     return bool(np.nanstd(stride / k.body_height_px[around]) >= 0.12)
 
 
@@ -141,14 +147,14 @@ def find_candidates(kins: list[TrackKinematics], settings: ExchangeSettings) -> 
 def _flank_time(t: np.ndarray, d: np.ndarray, floor: float, top: float, closing: bool):
     """Where the closing (or opening) flank of the hand distance meets its floor.
 
-    A line is fitted to the flank between 20% and 80% of the way from ``top`` down to
+    A line is fitted to the flank between 8% and 45% of the way from ``top`` down to
     ``floor`` and extended to the floor: robust to foreshortening (only the shape counts)
     and sub-frame. Returns (time or None, confidence in [0, 1]).
     """
     span = top - floor
     if span <= 0:
         return None, 0.0
-    sel = (d > floor + 0.2 * span) & (d < floor + 0.8 * span)
+    sel = (d > floor + 0.08 * span) & (d < floor + 0.45 * span)
     idx = np.nonzero(sel)[0]
     if len(idx) >= 2:
         slope, intercept = np.polyfit(t[idx], d[idx], 1)
@@ -158,6 +164,55 @@ def _flank_time(t: np.ndarray, d: np.ndarray, floor: float, top: float, closing:
             confidence = float(np.clip(1.0 - 4 * resid / span, 0.0, 1.0)) * min(1.0, len(idx) / 3)
             return (floor - intercept) / slope, confidence
     return None, 0.0
+
+
+def _coupled_run(t: np.ndarray, v: np.ndarray, d: np.ndarray, lo: int, hi: int, limit: float):
+    """The run of frames around the closest approach where the two hands move together.
+
+    Holding one baton, the passing and receiving hands share one velocity whatever the
+    view, while the hand distance in the image depends on the viewing angle. Returns
+    (contact time, release time, confidence) or None.
+    """
+    low = v < limit
+    bridge = max(1, round(0.03 / max(np.median(np.diff(t)), 1e-6)))
+    near = np.nanmedian(d[lo:hi])
+    best = None
+    for start, stop in _low_runs(low, bridge):
+        start, stop = max(start, lo), min(stop, hi)
+        if stop - start < 2 or np.nanmean(d[start:stop]) > near:
+            continue
+        if best is None or stop - start > best[1] - best[0]:
+            best = (start, stop)
+    if best is None:
+        return None
+    start, stop = best
+    c_t = _crossing(t, v, start - 1, start, limit)
+    r_t = _crossing(t, v, stop - 1, stop, limit)
+    calm = float(np.nanmean(v[start:stop])) / limit
+    return c_t, r_t, float(np.clip(1.0 - calm, 0.0, 1.0))
+
+
+def _low_runs(low: np.ndarray, bridge: int) -> list[tuple[int, int]]:
+    idx = np.nonzero(low)[0]
+    if len(idx) == 0:
+        return []
+    runs, start, prev = [], idx[0], idx[0]
+    for i in idx[1:]:
+        if i - prev > bridge + 1:
+            runs.append((start, prev + 1))
+            start = i
+        prev = i
+    runs.append((start, prev + 1))
+    return runs
+
+
+def _crossing(t: np.ndarray, v: np.ndarray, i0: int, i1: int, level: float) -> float:
+    """Time between frames i0 and i1 where v crosses level (clamped to the clip)."""
+    i0, i1 = max(i0, 0), min(i1, len(t) - 1)
+    if i0 == i1 or not np.isfinite(v[i0]) or not np.isfinite(v[i1]) or v[i0] == v[i1]:
+        return float(t[i1])
+    frac = float(np.clip((level - v[i0]) / (v[i1] - v[i0]), 0.0, 1.0))
+    return float(t[i0] + frac * (t[i1] - t[i0]))
 
 
 def _contact_window(d: np.ndarray, lo: int, hi: int, pad: int):
@@ -196,15 +251,23 @@ def analyse_candidate(
     d = dist[(ha, hb)]
     if not np.nanmin(d[lo:hi]) < settings.contact_distance:
         return None
-    pad = int(round(0.4 / max(np.median(np.diff(t)), 1e-6)))
+    pad = round(0.4 / max(np.median(np.diff(t)), 1e-6))
     c0, c1, floor, top_before, top_after = _contact_window(d, lo, hi, pad)
     before = slice(max(c0 - pad, 0), c0 + 1)
     after = slice(c1, min(c1 + pad + 1, len(t)))
-    contact_s, c_conf = _flank_time(t[before], d[before], floor, top_before, True)
-    release_s, r_conf = _flank_time(t[after], d[after], floor, top_after, False)
-    contact_s = float(np.clip(contact_s if contact_s is not None else t[c0], t[max(c0 - 1, 0)], t[c0]))
-    release_s = float(np.clip(release_s if release_s is not None else t[c1], t[c1],
-                              t[min(c1 + 1, len(t) - 1)]))  # fmt: skip
+    scale = (a.body_height_px + b.body_height_px) / 2
+    rel_speed = np.linalg.norm(np.gradient(a.hand(ha) - b.hand(hb), t, axis=0), axis=1) / scale
+    coupled = _coupled_run(t, rel_speed, d, lo, hi, settings.coupled_speed)
+    if coupled is not None:
+        contact_s, release_s, conf = coupled
+        c_conf = r_conf = conf
+    else:  # fall back on where the hand distance reaches and leaves its floor
+        contact_s, c_conf = _flank_time(t[before], d[before], floor, top_before, True)
+        release_s, r_conf = _flank_time(t[after], d[after], floor, top_after, False)
+        contact_s = float(np.clip(contact_s if contact_s is not None else t[c0],
+                                  t[max(c0 - 1, 0)], t[c0]))  # fmt: skip
+        release_s = float(np.clip(release_s if release_s is not None else t[c1], t[c1],
+                                  t[min(c1 + 1, len(t) - 1)]))  # fmt: skip
     transfer_s = (contact_s + release_s) / 2
     frame_of = lambda s: int(a.frames[int(np.argmin(np.abs(t - s)))])  # noqa: E731
 
@@ -224,7 +287,9 @@ def analyse_candidate(
         px = a.px_per_m
         contact_m = _interp(t, a.hand_position_m(ha, px), contact_s)
         release_m = _interp(t, b.hand_position_m(hb, b.px_per_m), release_s)
-        baton = np.where(t < transfer_s, a.hand_position_m(ha, px), b.hand_position_m(hb, b.px_per_m))
+        baton = np.where(
+            t < transfer_s, a.hand_position_m(ha, px), b.hand_position_m(hb, b.px_per_m)
+        )
         zone_time = _zone_time(t, baton, calibration.zone_length_m)
         legal = is_legal(contact_m, release_m, calibration.zone_length_m)
     flags = []
@@ -375,8 +440,7 @@ def one_line_verdict(r: ExchangeReport) -> str:
         parts.insert(0, "SAME-HAND RISK")
     if r.speed_match:
         ratio = f" (speed ratio {r.speed_ratio:.2f})" if r.speed_ratio else ""
-        parts.append({"matched": "speeds matched", "too_early": "outgoing runner left too early",
-                      "too_late": "outgoing runner left too late"}[r.speed_match] + ratio)  # fmt: skip
+        parts.append(SPEED_MATCH_WORDS[r.speed_match] + ratio)
     if r.legal is not None:
         parts.append("legal" if r.legal else "ILLEGAL: baton outside the zone")
     return "; ".join(parts)
@@ -389,8 +453,13 @@ def find_exchanges(
 ) -> list[ExchangeReport]:
     """Every baton exchange among the tracks, in time order."""
     reports = []
-    for cand in find_candidates(kins, settings):
-        report = analyse_candidate(cand, len(reports), settings, calibration)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        candidates = find_candidates(kins, settings)
+    for cand in candidates:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            report = analyse_candidate(cand, len(reports), settings, calibration)
         if report is not None:
             reports.append(report)
     return _drop_overlapping(reports)

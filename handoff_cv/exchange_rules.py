@@ -5,9 +5,11 @@ Speed matching verdict (documented thresholds, see ``docs/exchange.md``):
 * ``too_late`` — the outgoing runner left too late, so the incoming runner had to brake:
   the incoming runner's speed at transfer is at least ``brake_mps`` below its highest speed
   in the ``window_s`` before contact.
-* ``too_early`` — the outgoing runner left too early, so the gap kept growing: the gap
-  between the runners grew for at least ``growing_s`` (in total) in the ``window_s`` before
-  contact, or the outgoing runner is faster than the incoming one at transfer.
+* ``too_early`` — the outgoing runner left too early, so the incoming runner could not
+  catch up: the gap between the runners grew for at least ``growing_s`` (in total) in the
+  ``window_s`` before contact, or the outgoing runner had to slow down to wait (speed at
+  transfer ``brake_mps`` below its best in that window), or is faster than the incoming
+  runner at transfer.
 * ``matched`` — neither.
 """
 
@@ -41,6 +43,9 @@ def speed_match_verdict(
     v_in_transfer = float(np.interp(t_transfer, t, v_in))
     v_out_transfer = float(np.interp(t_transfer, t, v_out))
     if before.sum() >= 2:
+        # an outgoing runner who had to wait is the cause even if the incoming one then braked
+        if np.nanmax(v_out[before]) - v_out_transfer >= thresholds.brake_mps:
+            return "too_early"
         if np.nanmax(v_in[before]) - v_in_transfer >= thresholds.brake_mps:
             return "too_late"
         dt = np.diff(t[before])

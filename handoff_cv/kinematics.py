@@ -19,6 +19,7 @@ Raw values are kept next to filtered ones.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,6 +70,9 @@ class TrackKinematics:
     scale_estimated: bool
     side_on: bool = True
     """Seen from the side (running across the image) rather than end-on."""
+    lane_foreshortening: float = float("nan")
+    """Image length of a metre along the lane over that of a metre of body height at the
+    runner: 1 side-on, smaller the more the view looks along the lane (NaN uncalibrated)."""
     sides_swapped_fraction: float = 0.0
     identity_repaired: bool = False
     notes: list[str] = field(default_factory=list)
@@ -250,17 +254,27 @@ def lowpass(values: np.ndarray, fps: float, cutoff_hz: float) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ left/right
-def consistent_sides(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per limb group, the left/right labelling that moves least from frame to frame.
+def consistent_sides(
+    xy: np.ndarray, z: np.ndarray | None = None, right_near: bool | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per limb group, the left/right labelling that moves least from frame to frame and,
+    when the side facing the camera is known (``right_near``), keeps that side nearer.
 
     Returns the relabelled landmarks and, per frame, a boolean per group (arms, legs, face)
     telling where labels were swapped.
     """
     out = xy.copy()
     swapped = np.zeros((len(xy), len(LIMB_GROUPS)), bool)
+    scale = _trunk_scale(xy)
     for g, group in enumerate(LIMB_GROUPS):
         pairs = np.array(_pairs(group))
-        flips = _viterbi_flips(xy, pairs)
+        emission = None
+        if z is not None and right_near is not None and group != "face":
+            # depth order per frame: +1 where the label says right is nearer the camera
+            says_right_near = np.sign(z[:, pairs[:, 0]] - z[:, pairs[:, 1]])
+            agree = np.nansum(says_right_near, axis=1) * (1 if right_near else -1)
+            emission = 0.15 * scale * agree  # cost of keeping labels is -agree, of swapping +agree
+        flips = _viterbi_flips(xy, pairs, emission)
         swapped[:, g] = flips
         rows = np.nonzero(flips)[0]
         for li, ri in pairs:
@@ -268,10 +282,21 @@ def consistent_sides(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, swapped
 
 
-def _viterbi_flips(xy: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+def _trunk_scale(xy: np.ndarray) -> float:
+    sh = (xy[:, _I["left_shoulder"]] + xy[:, _I["right_shoulder"]]) / 2
+    hip = (xy[:, _I["left_hip"]] + xy[:, _I["right_hip"]]) / 2
+    value = float(np.nanmedian(np.linalg.norm(sh - hip, axis=1))) / 0.288
+    return value if np.isfinite(value) else 100.0
+
+
+def _viterbi_flips(xy: np.ndarray, pairs: np.ndarray, emission: np.ndarray | None = None):
     n = len(xy)
     left, right = xy[:, pairs[:, 0]], xy[:, pairs[:, 1]]
     seen = ~np.isnan(left[:, 0, 0])
+    emit = np.zeros((n, 2))
+    if emission is not None:
+        e = np.nan_to_num(emission)
+        emit[:, 0], emit[:, 1] = -e, e
     cost = np.zeros((n, 2))
     back = np.zeros((n, 2), int)
     prev = None
@@ -281,6 +306,7 @@ def _viterbi_flips(xy: np.ndarray, pairs: np.ndarray) -> np.ndarray:
             back[k] = [0, 1]
             continue
         if prev is None:
+            cost[k] = emit[k]
             prev = k
             continue
         lp, rp = left[prev], right[prev]
@@ -290,9 +316,9 @@ def _viterbi_flips(xy: np.ndarray, pairs: np.ndarray) -> np.ndarray:
             for p in (0, 1):
                 lq, rq = (lp, rp) if p == 0 else (rp, lp)
                 move = np.nansum(np.linalg.norm(lk - lq, axis=1) + np.linalg.norm(rk - rq, axis=1))
-                options.append(cost[prev, p] + move + (0.5 if s else 0.0))
+                options.append(cost[prev, p] + move)
             back[k, s] = int(np.argmin(options))
-            cost[k, s] = min(options)
+            cost[k, s] = min(options) + emit[k, s] + (1e-3 if s else 0.0)
         for j in range(prev + 1, k):
             cost[j] = cost[prev]
             back[j] = [0, 1]
@@ -444,27 +470,38 @@ def track_kinematics(
     calibration: ZoneCalibration | None = None,
 ) -> list[TrackKinematics]:
     """Clean every track of a landmark table and compute positions and speeds."""
+    with warnings.catch_warnings():  # all-NaN frames are expected where a runner is unseen
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _track_kinematics(table, filtering, exchange, calibration)
+
+
+def _track_kinematics(table, filtering, exchange, calibration) -> list[TrackKinematics]:
     frames, times = frame_grid(table)
     arrays = track_arrays(table, frames)
     fps = _fps(times)
-    heights = {tid: float(np.nanmedian(body_height_px(a["xy"], times))) for tid, a in arrays.items()}
+    heights = {
+        tid: float(np.nanmedian(body_height_px(a["xy"], times))) for tid, a in arrays.items()
+    }
     repaired = repair_identity_swaps(arrays, heights)
     out = []
     for tid, a in arrays.items():
         observed = ~np.isnan(a["xy"][:, 0, 0])
         xy = fill_gaps(a["xy"], times, filtering.max_gap_s)
         z = fill_gaps(a["z"], times, filtering.max_gap_s)
-        window = int(round(filtering.hampel_window_s * fps))
+        window = round(filtering.hampel_window_s * fps)
         xy = hampel(xy, window, filtering.hampel_sigmas)
-        xy, swapped = consistent_sides(xy)
+        direction, side_on = _direction(xy)
+        right_near = _right_side_near(direction, side_on, exchange.camera_side)
+        xy, swapped = consistent_sides(xy, z, right_near)
         z_sided = z.copy()
         for g in range(swapped.shape[1]):
             rows = np.nonzero(swapped[:, g])[0]
             for li, ri in _pairs(list(LIMB_GROUPS)[g]):
                 z_sided[rows, li], z_sided[rows, ri] = z[rows, ri], z[rows, li]
         vis = a["visibility"]
-        direction, side_on = _direction(xy)
-        xy, mirrored = orient_sides(xy, z_sided, vis, direction, side_on)
+        mirrored = False
+        if right_near is None:  # end-on: no depth rule; the image's left and right decide
+            xy, mirrored = orient_sides(xy, z_sided, vis, direction, side_on)
         if mirrored:
             z_sided = z_sided[:, _mirror_index()]
             vis = vis[:, _mirror_index()]
@@ -476,6 +513,11 @@ def track_kinematics(
                                              calibration, filtering.cutoff_hz)  # fmt: skip
         else:  # end-on without a calibration: motion along the view axis is not measurable
             pos = speed = np.full(len(times), np.nan)
+        foreshortening = (
+            _foreshortening(smooth, heights_px, stature, calibration)
+            if calibration is not None
+            else float("nan")
+        )
         kin = TrackKinematics(
             track_id=tid,
             frames=frames,
@@ -491,12 +533,38 @@ def track_kinematics(
             speed_mps=speed,
             scale_estimated=calibration is None,
             side_on=side_on,
+            lane_foreshortening=foreshortening,
             sides_swapped_fraction=float(swapped[observed].mean()) if observed.any() else 0.0,
             identity_repaired=tid in repaired,
             stature_m=stature,
         )
         out.append(kin)
     return out
+
+
+def _foreshortening(xy, heights_px, stature, calibration: ZoneCalibration) -> float:
+    feet = feet_point_px(xy)
+    ground = calibration.to_track(feet)
+    ok = np.isfinite(ground).all(axis=1) & np.isfinite(heights_px)
+    if not ok.any():
+        return float("nan")
+    x, y = np.median(ground[ok], axis=0)
+    ends = calibration.to_image(np.array([[x - 0.5, y], [x + 0.5, y]]))
+    lane_px = float(np.linalg.norm(ends[1] - ends[0]))
+    return lane_px / (float(np.median(heights_px[ok])) / stature)
+
+
+def _right_side_near(direction: float, side_on: bool, camera_side: str) -> bool | None:
+    """Which side of a side-on runner faces the camera: the right when they run left to
+    right in the image (a camera in the stands of a counter-clockwise track), the left
+    otherwise. ``camera_side`` overrides the runner's own direction."""
+    if not side_on:
+        return None
+    if camera_side == "stands":
+        return True
+    if camera_side == "infield":
+        return False
+    return direction > 0
 
 
 def _mirror_index() -> np.ndarray:

@@ -101,8 +101,13 @@ class ZoneLabel(BaseModel):
     lane_width_m: float = 1.22
     image_corners_px: list[tuple[float, float]] | None = Field(
         None,
-        description="Zone corners in the first frame: start-right, end-right, end-left, "
-        "start-left (right/left as the runners see them).",
+        description="Corners of a lane rectangle in the first frame: start-right, end-right, "
+        "end-left, start-left (right/left as the runners see them).",
+    )
+    corners_x_m: tuple[float, float] | None = Field(
+        None,
+        description="Along-lane positions (m from the zone start) of the rectangle's start and "
+        "end edges; unset: the zone itself, (0, length).",
     )
 
 

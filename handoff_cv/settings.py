@@ -144,19 +144,25 @@ class FilterSettings(Section):
     """Cleaning of landmark trajectories before any measurement."""
 
     max_gap_s: float = Field(
-        0.2, ge=0, description="Gaps in a track up to this long (seconds) are interpolated; "
-        "longer ones stay empty."
+        0.2,
+        ge=0,
+        description="Gaps in a track up to this long (seconds) are interpolated; "
+        "longer ones stay empty.",
     )
     hampel_window_s: float = Field(
         0.15, ge=0, description="Window of the Hampel outlier filter (seconds; 0 turns it off)."
     )
     hampel_sigmas: float = Field(
-        3.0, gt=0, description="Samples further than this many robust deviations from the "
-        "running median are replaced by it."
+        3.0,
+        gt=0,
+        description="Samples further than this many robust deviations from the "
+        "running median are replaced by it.",
     )
     cutoff_hz: float = Field(
-        8.0, gt=0, description="Low-pass cut-off for landmarks (Hz of real time); capped at "
-        "0.8 x the Nyquist frequency of the real frame rate, so slow motion is handled."
+        8.0,
+        gt=0,
+        description="Low-pass cut-off for landmarks (Hz of real time); capped at "
+        "0.8 x the Nyquist frequency of the real frame rate, so slow motion is handled.",
     )
 
 
@@ -172,9 +178,15 @@ class CalibrationSettings(Section):
         "start-right, end-right, end-left, start-left (right and left as the runners see "
         "them). Unset: distances and speeds are estimated from body size.",
     )
+    corners_x_m: tuple[float, float] | None = Field(
+        None,
+        description="Along-lane positions 'start,end' (metres from the zone start) of the "
+        "rectangle whose corners are given, when it is not the zone itself (e.g. a stretch of "
+        "lane in view of an end-on camera). Unset: 0 and the zone length.",
+    )
     lane_width_m: float = Field(1.22, gt=0, description="Lane width (metres).")
 
-    _split_corners = field_validator("zone_corners", mode="before")(_split_numbers)
+    _split_corners = field_validator("zone_corners", "corners_x_m", mode="before")(_split_numbers)
 
 
 class ExchangeSettings(Section):
@@ -186,27 +198,41 @@ class ExchangeSettings(Section):
         "left to right), 'infield' their left. 'auto' reads it from each runner's motion.",
     )
     stature_m: float = Field(
-        1.75, gt=1.0, lt=2.3, description="Assumed runner stature (metres) for estimated "
-        "distances and speeds when the zone is not calibrated."
+        1.75,
+        gt=1.0,
+        lt=2.3,
+        description="Assumed runner stature (metres) for estimated "
+        "distances and speeds when the zone is not calibrated.",
     )
     contact_distance: float = Field(
         0.07, gt=0, description="Hands closer than this (body heights) are in contact."
     )
     approach_distance: float = Field(
-        0.25, gt=0, description="Hands closer than this (body heights) start an exchange "
-        "candidate."
+        0.25, gt=0, description="Hands closer than this (body heights) start an exchange candidate."
+    )
+    coupled_speed: float = Field(
+        0.3,
+        gt=0,
+        description="Passing and receiving hands moving relative to each other "
+        "slower than this (body heights per second) hold the baton together: the contact.",
     )
     min_runner_speed_mps: float = Field(
-        2.5, ge=0, description="Both runners must move at least this fast at the pass; slower "
-        "people (coaches, officials) are not taken for runners."
+        2.5,
+        ge=0,
+        description="Both runners must move at least this fast at the pass; slower "
+        "people (coaches, officials) are not taken for runners.",
     )
     brake_mps: float = Field(
-        0.8, gt=0, description="Verdict 'too_late' when the incoming runner's speed at transfer "
-        "is this much below its best in the window before contact."
+        0.8,
+        gt=0,
+        description="Verdict 'too_late' when the incoming runner's speed at transfer "
+        "is this much below its best in the window before contact.",
     )
     growing_s: float = Field(
-        0.3, gt=0, description="Verdict 'too_early' when the gap grew this long (seconds, in "
-        "total) in the window before contact."
+        0.3,
+        gt=0,
+        description="Verdict 'too_early' when the gap grew this long (seconds, in "
+        "total) in the window before contact.",
     )
     window_s: float = Field(
         1.5, gt=0, description="Window before contact used for the speed-matching verdict."

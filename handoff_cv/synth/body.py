@@ -113,9 +113,7 @@ def arm_points(
     }
 
 
-def head_points(
-    neck: np.ndarray, forward: np.ndarray, height: float
-) -> dict[str, np.ndarray]:
+def head_points(neck: np.ndarray, forward: np.ndarray, height: float) -> dict[str, np.ndarray]:
     left = np.cross(U, forward)
     centre = neck + U * 0.075 * height
     eye_line = centre + forward * 0.045 * height + U * 0.012 * height

@@ -13,12 +13,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from handoff_cv import landmarks as lm
 from handoff_cv.pose import LANDMARK_NAMES, N_LANDMARKS, Pose
-from handoff_cv.synth import body as B
+from handoff_cv.synth import body as skel
 from handoff_cv.track import TrackedPose
 
 LEVELS = {"clean": 0.0, "mild": 0.3, "moderate": 0.6, "heavy": 1.0}
-_SWAP = np.array([LANDMARK_NAMES.index(n.replace("left", "#").replace("right", "left").replace("#", "right"))
-                  for n in LANDMARK_NAMES])  # fmt: skip
+
+
+def _mirrored_name(name: str) -> str:
+    return name.replace("left", "#").replace("right", "left").replace("#", "right")
+
+
+_SWAP = np.array([LANDMARK_NAMES.index(_mirrored_name(n)) for n in LANDMARK_NAMES])
 
 
 class Corruption(BaseModel):
@@ -56,9 +61,12 @@ def corrupt(sim, corruption: Corruption, seed: int = 0) -> pd.DataFrame:
         sigma = 0.03 * corruption.jitter * heights[:, None, None] / 3
         noise = rng.standard_t(4, size=values.shape) * sigma
         values = values + noise
-    if corruption.lr_swap:
-        values = _swap_sides(values, keys, 0.15 * corruption.lr_swap, rng)
     table[["x_px", "y_px"]] = values.reshape(-1, 2).astype(np.float32)
+    if corruption.lr_swap:  # the model takes one side for the other: every attribute moves
+        cols = ["x_px", "y_px", "z", "visibility", "presence"]
+        per_pose = table[cols].to_numpy(np.float64).reshape(-1, N_LANDMARKS, len(cols))
+        per_pose = _swap_sides(per_pose, keys, 0.15 * corruption.lr_swap, rng)
+        table[cols] = per_pose.reshape(-1, len(cols)).astype(np.float32)
     keep = np.ones(len(keys), bool)
     if corruption.drop:
         keep &= _runs_kept(keys, 0.2 * corruption.drop, rng)
@@ -137,18 +145,25 @@ def _coach(sim, strength: float, rng) -> pd.DataFrame:
     for f in range(first, min(first + span, n)):
         t = sim.frame_times[f] - sim.frame_times[first]
         phase = 2 * np.pi * 0.9 * t
-        legs = {s: B.LegPose(0.25 * np.sin(phase + o), 0.2 + 0.25 * max(0, np.sin(phase + o)))
+        legs = {s: skel.LegPose(0.25 * np.sin(phase + o), 0.2 + 0.25 * max(0, np.sin(phase + o)))
                 for s, o in (("left", 0.0), ("right", np.pi))}  # fmt: skip
-        arms = {s: B.ArmPose(-0.25 * np.sin(phase + o), 0.3) for s, o in (("left", 0.0), ("right", np.pi))}
-        drop = max(B.lowest_foot_drop(legs["left"], 1.75), B.lowest_foot_drop(legs["right"], 1.75))
-        pose3d = B.BodyPose(np.array([x0 + heading * 1.2 * t, 2.8, drop]), 0.03, 0.0, 0.0,
+        arms = {
+            s: skel.ArmPose(-0.25 * np.sin(phase + o), 0.3)
+            for s, o in (("left", 0.0), ("right", np.pi))
+        }
+        drop = max(
+            skel.lowest_foot_drop(legs["left"], 1.75), skel.lowest_foot_drop(legs["right"], 1.75)
+        )
+        pose3d = skel.BodyPose(np.array([x0 + heading * 1.2 * t, 2.8, drop]), 0.03, 0.0, 0.0,
                             arms["left"], arms["right"], legs["left"], legs["right"])  # fmt: skip
-        points = B.landmarks_3d(pose3d, 1.75)
+        points = skel.landmarks_3d(pose3d, 1.75)
         if heading < 0:  # walking the other way: mirror about the hips
             points[:, 0] = 2 * points[23:25, 0].mean() - points[:, 0]
         px, depth = sim.cameras[f].project(points)
         if np.any(depth < 0.5) or not (0 <= px[:, 0].mean() < sim.labels.width):
             continue
-        pose = Pose(px, np.zeros(N_LANDMARKS), np.full(N_LANDMARKS, 0.9), np.full(N_LANDMARKS, 0.95))
+        pose = Pose(
+            px, np.zeros(N_LANDMARKS), np.full(N_LANDMARKS, 0.9), np.full(N_LANDMARKS, 0.95)
+        )
         poses.append(TrackedPose(f, float(sim.frame_times[f]), 90, pose))
     return lm.from_tracked_poses(poses)

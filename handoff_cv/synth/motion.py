@@ -21,6 +21,7 @@ BRAKE = 4.0  # incoming runner's braking deceleration before contact (m/s^2)
 EASE_OFF = 3.0  # outgoing runner's deceleration when waiting for the baton (m/s^2)
 JOG_OUT = 3.0  # incoming runner's deceleration after the release (m/s^2)
 MAX_ACCEL = 8.0  # outgoing runner's largest acceleration (m/s^2)
+RECOVER = 2.0  # incoming runner's re-acceleration after braking (m/s^2)
 
 
 @dataclass(frozen=True)
@@ -92,17 +93,20 @@ def simulate_motion(p: MotionParams) -> Motion:
                 eased = True
             else:
                 vo = min(target, v_out[i - 1] + MAX_ACCEL * DT)
-        # incoming runner
-        vi = max(p.incoming_speed - p.incoming_fade * t[i], 0.5 * p.incoming_speed)
+        # incoming runner: speed changes continuously (braking or re-accelerating)
+        free = max(p.incoming_speed - p.incoming_fade * t[i], 0.5 * p.incoming_speed)
         if t_contact == np.inf and gap <= p.free_distance_m:
             t_contact = t[i - 1]
-        if t_contact <= t[i] < t_contact + p.contact_s:
-            # hands joined: the arms bend to absorb a small speed difference, no more
-            vi = vo if gap < p.free_distance_m - 0.35 else vi
-        elif t[i] >= t_contact + p.contact_s:
+        in_contact = t_contact <= t[i] < t_contact + p.contact_s
+        if t[i] >= t_contact + p.contact_s:
             vi = max(v_in[i - 1] - JOG_OUT * DT, 0.0)
-        elif gap < p.free_distance_m + 1.5 and v_in[i - 1] - vo > 2.5:
-            vi = min(vi, v_in[i - 1] - BRAKE * DT)  # closing too fast: brake
+        elif in_contact and gap < p.free_distance_m - 0.3 and v_in[i - 1] > vo:
+            # hands joined: the arms absorb a small speed difference, beyond it one brakes
+            vi = max(vo, v_in[i - 1] - BRAKE * DT)
+        elif not in_contact and gap < p.free_distance_m + 1.5 and v_in[i - 1] - vo > 2.5:
+            vi = v_in[i - 1] - BRAKE * DT  # closing too fast: brake
+        else:
+            vi = min(free, v_in[i - 1] + RECOVER * DT)
         v_in[i], v_out[i] = vi, vo
         x_in[i] = x_in[i - 1] + vi * DT
         x_out[i] = x_out[i - 1] + vo * DT

@@ -25,7 +25,7 @@ from handoff_cv.exchange_rules import (
 )
 from handoff_cv.labels import CameraLabel, ClipLabels, ExchangeLabel, ZoneLabel
 from handoff_cv.pose import LANDMARK_INDEX, N_LANDMARKS, Pose
-from handoff_cv.synth import body as B
+from handoff_cv.synth import body as skel
 from handoff_cv.synth.camera import PinholeCamera
 from handoff_cv.synth.motion import (
     Motion,
@@ -36,7 +36,10 @@ from handoff_cv.synth.motion import (
 )
 from handoff_cv.track import TrackedPose
 
-LANE_OFFSET_M = 0.2  # a runner's body sits this far from the lane centre, towards the free hand
+# Each runner's body sits this far from the lane centre, towards their free hand, so that
+# the passing and the receiving hand meet near the middle of the lane.
+PASSER_OFFSET_M = 0.24
+RECEIVER_OFFSET_M = 0.28
 GRAVITY = 9.81
 
 
@@ -147,14 +150,14 @@ def motion_params(spec: ExchangeSpec) -> MotionParams:
 
 def reachable_gap_m(spec: ExchangeSpec) -> float:
     """Largest hip-to-hip gap at which the passer's hand can reach the receiver's hand."""
-    legs = B.LegPose(0.0, 0.3)
-    still = B.ArmPose(0.0, 1.4)
+    legs = skel.LegPose(0.0, 0.3)
+    still = skel.ArmPose(0.0, 1.4)
     arms = {"left": still, "right": still, spec.receiving_hand: _receiving_arm(spec)}
-    receiver = B.BodyPose(np.zeros(3) + [0, 0, 0.9], 0.12, 0.0, 0.0, arms["left"],
+    receiver = skel.BodyPose(np.array([0.0, 0.0, 0.9]), 0.12, 0.0, 0.0, arms["left"],
                           arms["right"], legs, legs)  # fmt: skip
-    hand = _hand_point(B.landmarks_3d(receiver, spec.outgoing_height_m), spec.receiving_hand)
-    shoulder_ahead = 0.12 * B.SHOULDER_ABOVE_HIP * spec.incoming_height_m
-    reach = (B.UPPER_ARM + B.FOREARM + 0.55 * B.HAND) * spec.incoming_height_m
+    hand = _hand_point(skel.landmarks_3d(receiver, spec.outgoing_height_m), spec.receiving_hand)
+    shoulder_ahead = 0.12 * skel.SHOULDER_ABOVE_HIP * spec.incoming_height_m
+    reach = (skel.UPPER_ARM + skel.FOREARM + 0.55 * skel.HAND) * spec.incoming_height_m
     forward = np.sqrt(max(reach**2 - (0.818 * spec.incoming_height_m - hand[2]) ** 2, 0.0))
     return float(-hand[0] + shoulder_ahead + 0.92 * forward)
 
@@ -187,8 +190,8 @@ def _ramp(t: float, start: float, full: float, end: float, gone: float) -> float
     return (gone - t) / max(gone - end, 1e-9)
 
 
-def _mix(a: B.ArmPose, b: B.ArmPose, w: float) -> B.ArmPose:
-    return B.ArmPose(
+def _mix(a: skel.ArmPose, b: skel.ArmPose, w: float) -> skel.ArmPose:
+    return skel.ArmPose(
         a.shoulder + (b.shoulder - a.shoulder) * w,
         a.elbow + (b.elbow - a.elbow) * w,
         a.abduction + (b.abduction - a.abduction) * w,
@@ -205,33 +208,35 @@ def _running(phase: float, v: float, v_top: float, accel: float, height: float):
         run_hip = amp * (0.26 + 0.70 * np.sin(ph))
         run_knee = 0.45 + amp * 1.5 * ((1 + np.cos(ph + 0.3)) / 2) ** 2
         still_hip, still_knee = (0.35, 0.45) if side == "left" else (-0.2, 0.35)
-        legs[side] = B.LegPose(
+        legs[side] = skel.LegPose(
             still_hip + (run_hip - still_hip) * form, still_knee + (run_knee - still_knee) * form
         )
         run_sh = -(0.1 + 0.8 * amp * np.sin(ph))
-        arms[side] = B.ArmPose(run_sh * form + 0.1 * (1 - form), 1.45 - 0.3 * np.sin(ph) * form)
+        arms[side] = skel.ArmPose(run_sh * form + 0.1 * (1 - form), 1.45 - 0.3 * np.sin(ph) * form)
     lean = float(np.clip(0.10 + 0.05 * max(accel, 0.0), 0.08, 0.55))
     if v < 0.3:
         lean = 0.45  # standing start, leaning into the first step
-    drop = max(B.lowest_foot_drop(legs["left"], height), B.lowest_foot_drop(legs["right"], height))
+    drop = max(
+        skel.lowest_foot_drop(legs["left"], height), skel.lowest_foot_drop(legs["right"], height)
+    )
     return legs, arms, lean, drop
 
 
-def _receiving_arm(spec: ExchangeSpec) -> B.ArmPose:
+def _receiving_arm(spec: ExchangeSpec) -> skel.ArmPose:
     shoulder = {"upsweep": -0.8, "push": -1.2, "downsweep": -1.45}[spec.pass_type]
-    return B.ArmPose(shoulder, 0.12, 0.25, palm_up=spec.pass_type == "downsweep")
+    return skel.ArmPose(shoulder, 0.12, 0.1, palm_up=spec.pass_type == "downsweep")
 
 
-def _reach(shoulder: np.ndarray, target: np.ndarray, height: float) -> B.ArmPose:
+def _reach(shoulder: np.ndarray, target: np.ndarray, height: float) -> skel.ArmPose:
     """Two-link inverse kinematics in the sagittal plane: the arm whose hand is at target."""
-    a = B.UPPER_ARM * height
-    b = (B.FOREARM + 0.55 * B.HAND) * height
+    a = skel.UPPER_ARM * height
+    b = (skel.FOREARM + 0.55 * skel.HAND) * height
     dx, dz = target[0] - shoulder[0], target[2] - shoulder[2]
     d = float(np.clip(np.hypot(dx, dz), abs(a - b) + 1e-3, a + b - 1e-4))
     toward = np.arctan2(dx, -dz)
     gamma = np.arccos(np.clip((a * a + d * d - b * b) / (2 * a * d), -1, 1))
     beta = np.pi - np.arccos(np.clip((a * a + b * b - d * d) / (2 * a * b), -1, 1))
-    return B.ArmPose(float(toward - gamma), float(beta), 0.05)
+    return skel.ArmPose(float(toward - gamma), float(beta), 0.05)
 
 
 @dataclass
@@ -255,8 +260,8 @@ def bodies_at(ep: Episode, t: float) -> Bodies:
     acc_in, acc_out = (float(m.acceleration(w, np.array([t]))[0]) for w in ("in", "out"))
     ph_in = float(np.interp(t, m.t, ep.phase_in))
     ph_out = float(np.interp(t, m.t, ep.phase_out))
-    y_in = LANE_OFFSET_M if spec.passing_hand == "right" else -LANE_OFFSET_M
-    y_out = LANE_OFFSET_M if spec.receiving_hand == "right" else -LANE_OFFSET_M
+    y_in = PASSER_OFFSET_M if spec.passing_hand == "right" else -PASSER_OFFSET_M
+    y_out = RECEIVER_OFFSET_M if spec.receiving_hand == "right" else -RECEIVER_OFFSET_M
     h_in, h_out = spec.incoming_height_m, spec.outgoing_height_m
 
     # outgoing runner: receiving arm back from the call until just after the transfer
@@ -270,7 +275,7 @@ def bodies_at(ep: Episode, t: float) -> Bodies:
     switch_t = m.t_release + spec.hand_switch_after_s if spec.hand_switch_after_s else None
     if switch_t is not None:
         w_sw = _ramp(t, switch_t - 0.25, switch_t - 0.1, switch_t + 0.1, switch_t + 0.25)
-        together = B.ArmPose(0.55, 1.35, -0.25)
+        together = skel.ArmPose(0.55, 1.35, -0.25)
         arms = {s: _mix(a, together, w_sw) for s, a in arms.items()}
     head_yaw = 0.0
     look_back = 2.5 if recv == "left" else -2.5
@@ -279,11 +284,11 @@ def bodies_at(ep: Episode, t: float) -> Bodies:
     elif spec.pass_style == "visual":
         head_yaw = look_back * _ramp(t, m.t_contact - 1.1, m.t_contact - 0.8, m.t_transfer,
                                      m.t_transfer + 0.25)  # fmt: skip
-    out_pose = B.BodyPose(
+    out_pose = skel.BodyPose(
         np.array([state["x_out"][0], y_out, drop]), lean, head_yaw, 0.0,
         arms["left"], arms["right"], legs["left"], legs["right"],
     )  # fmt: skip
-    outgoing = B.landmarks_3d(out_pose, h_out)
+    outgoing = skel.landmarks_3d(out_pose, h_out)
 
     # incoming runner: passing arm reaches forward, onto the receiver's hand in contact
     legs, arms, lean, drop = _running(ph_in, float(state["v_in"][0]), spec.incoming_speed_mps,
@@ -291,9 +296,9 @@ def bodies_at(ep: Episode, t: float) -> Bodies:
     pss = spec.passing_hand
     w_pass = _ramp(t, m.t_contact - 0.35, m.t_contact - 0.12, m.t_release, m.t_release + 0.2)
     if w_pass > 0:
-        pre = B.BodyPose(np.array([state["x_in"][0], y_in, drop]), lean, 0.0, 0.0,
+        pre = skel.BodyPose(np.array([state["x_in"][0], y_in, drop]), lean, 0.0, 0.0,
                          arms["left"], arms["right"], legs["left"], legs["right"])  # fmt: skip
-        shoulder = B.landmarks_3d(pre, h_in)[LANDMARK_INDEX[f"{pss}_shoulder"]]
+        shoulder = skel.landmarks_3d(pre, h_in)[LANDMARK_INDEX[f"{pss}_shoulder"]]
         # the passer's hand closes on the receiver's hand, meets it exactly at contact,
         # stays on it until the release, then draws back
         behind = 0.25 * np.clip((m.t_contact - t) / 0.25, 0, 1) + 0.3 * np.clip(
@@ -301,11 +306,11 @@ def bodies_at(ep: Episode, t: float) -> Bodies:
         )
         target = _hand_point(outgoing, recv) - np.array([behind, 0.0, 0.0])
         arms[pss] = _mix(arms[pss], _reach(shoulder, target, h_in), w_pass)
-    in_pose = B.BodyPose(
+    in_pose = skel.BodyPose(
         np.array([state["x_in"][0], y_in, drop]), lean, 0.0, 0.0,
         arms["left"], arms["right"], legs["left"], legs["right"],
     )  # fmt: skip
-    incoming = B.landmarks_3d(in_pose, h_in)
+    incoming = skel.landmarks_3d(in_pose, h_in)
     baton, holder = _baton(ep, t, incoming, outgoing, switch_t)
     return Bodies(incoming, outgoing, baton, holder)
 
@@ -319,7 +324,9 @@ def _baton(ep: Episode, t: float, incoming, outgoing, switch_t) -> tuple[np.ndar
         return _falling_baton(ep, t, drop_t, start), "none"
     if t < m.t_contact:
         hand, holder = _hand_point(incoming, pss), "incoming"
-        forward = incoming[LANDMARK_INDEX[f"{pss}_index"]] - incoming[LANDMARK_INDEX[f"{pss}_wrist"]]
+        forward = (
+            incoming[LANDMARK_INDEX[f"{pss}_index"]] - incoming[LANDMARK_INDEX[f"{pss}_wrist"]]
+        )
     elif t < m.t_release:
         hand = (_hand_point(incoming, pss) + _hand_point(outgoing, recv)) / 2
         holder, forward = "both", np.array([1.0, 0.0, 0.0])
@@ -328,7 +335,9 @@ def _baton(ep: Episode, t: float, incoming, outgoing, switch_t) -> tuple[np.ndar
         if switch_t is not None and t >= switch_t:
             side = "left" if recv == "right" else "right"
         hand, holder = _hand_point(outgoing, side), "outgoing"
-        forward = outgoing[LANDMARK_INDEX[f"{side}_index"]] - outgoing[LANDMARK_INDEX[f"{side}_wrist"]]
+        forward = (
+            outgoing[LANDMARK_INDEX[f"{side}_index"]] - outgoing[LANDMARK_INDEX[f"{side}_wrist"]]
+        )
     axis = np.cross(forward, [0.0, 1.0, 0.0])
     axis = axis / max(np.linalg.norm(axis), 1e-9)
     return np.stack([hand - axis * 0.15, hand + axis * 0.15]), holder
@@ -343,7 +352,8 @@ def _falling_baton(ep: Episode, t: float, drop_t: float, _start) -> np.ndarray:
     fall = min(dt, np.sqrt(2 * max(centre0[2] - 0.02, 0) / GRAVITY))
     centre = centre0 + np.array([v0 * fall * 0.8, 0.0, -0.5 * GRAVITY * fall**2])
     del spec
-    return np.stack([centre - [0.15, 0, 0], centre + [0.15, 0, 0]])
+    half = np.array([0.15, 0.0, 0.0])
+    return np.stack([centre - half, centre + half])
 
 
 # ---------------------------------------------------------------------- camera
@@ -365,7 +375,13 @@ def make_camera(spec: CameraSpec, look_x: float, zone_length: float) -> PinholeC
     fov = spec.fov_deg or float(np.clip(default_fov[spec.view], 10, 90))
     del zone_length
     return PinholeCamera.look_at(
-        np.array(positions[spec.view], float), target, fov, spec.width, spec.height, spec.k1, spec.k2
+        np.array(positions[spec.view], float),
+        target,
+        fov,
+        spec.width,
+        spec.height,
+        spec.k1,
+        spec.k2,
     )
 
 
@@ -396,7 +412,9 @@ def _pose_from_3d(points, camera: PinholeCamera, others: list[np.ndarray]) -> Po
     px, depth = camera.project(points)
     if np.any(depth < 0.5):
         return None
-    inside = (px[:, 0] >= 0) & (px[:, 0] < camera.width) & (px[:, 1] >= 0) & (px[:, 1] < camera.height)
+    inside = (
+        (px[:, 0] >= 0) & (px[:, 0] < camera.width) & (px[:, 1] >= 0) & (px[:, 1] < camera.height)
+    )
     if inside.mean() < 0.5:
         return None
     hip_mid = (points[LANDMARK_INDEX["left_hip"]] + points[LANDMARK_INDEX["right_hip"]]) / 2
@@ -465,8 +483,9 @@ def simulate(scenario: Scenario) -> Simulation:
             follow += (mid - follow) * min(1.0, (1 / cam_spec.fps) / 0.3)
             camera = _panned(base, follow, look_x)
         cameras.append(camera)
-        for track_id, pts, other in ((ep.incoming_id, bodies.incoming, bodies.outgoing),
-                                     (ep.outgoing_id, bodies.outgoing, bodies.incoming)):  # fmt: skip
+        runners = ((ep.incoming_id, bodies.incoming, bodies.outgoing),
+                   (ep.outgoing_id, bodies.outgoing, bodies.incoming))  # fmt: skip
+        for track_id, pts, other in runners:
             pose = _pose_from_3d(pts, camera, [other])
             if pose is not None:
                 poses.append(TrackedPose(f, float(t), track_id, pose))
@@ -486,13 +505,28 @@ def _refine_crossing(f: Callable[[float], float], lo: float, hi: float, line: fl
     return (lo + hi) / 2
 
 
+def _calibration_rectangle(camera: PinholeCamera, zone: float):
+    """A lane rectangle whose corners are all in view: the zone itself when it is, else a
+    stretch of lane in front of the camera (end-on views)."""
+    ahead = float(camera.position[0] + np.sign(camera.forward[0] or 1.0) * 8.0)
+    candidates = [(0.0, zone), (ahead, ahead + 10.0 * np.sign(camera.forward[0] or 1.0))]
+    for a, b in candidates:
+        a, b = min(a, b), max(a, b)
+        world = np.array([[a, -0.61, 0], [b, -0.61, 0], [b, 0.61, 0], [a, 0.61, 0]])
+        px, depth = camera.project(world)
+        margin = np.array([camera.width, camera.height]) * 0.5
+        if np.all(depth > 1.0) and np.all(np.abs(px - margin * 1.0) <= margin * 2.5):
+            return a, b, px
+    return candidates[-1][0], candidates[-1][1], camera.project(world)[0]
+
+
 def _labels(scenario, episodes, camera, times, zone) -> ClipLabels:
     exchanges = []
     for i, ep in enumerate(episodes):
         spec, m = ep.spec, ep.motion
         to_clip = ep.offset
 
-        def frame_of(t_local: float) -> int:
+        def frame_of(t_local: float, to_clip: float = to_clip) -> int:
             return int(np.argmin(np.abs(times - (t_local + to_clip))))
 
         baton_x = _baton_x(ep)
@@ -501,12 +535,16 @@ def _labels(scenario, episodes, camera, times, zone) -> ClipLabels:
         crossings = []
         for line in (0.0, zone):
             t0 = crossing_time(coarse, np.maximum.accumulate(xs), line)
-            crossings.append(None if t0 is None else _refine_crossing(baton_x, t0 - 0.03, t0 + 0.03, line))
+            crossings.append(
+                None if t0 is None else _refine_crossing(baton_x, t0 - 0.03, t0 + 0.03, line)
+            )
         contact_x, release_x = baton_x(m.t_contact), baton_x(m.t_release)
         gap = m.x_out - m.x_in
         v_in_x = float(np.interp(m.t_transfer, m.t, m.v_in))
         v_out_x = float(np.interp(m.t_transfer, m.t, m.v_out))
         dropped = spec.dropped
+        release = m.t_contact + 0.5 * spec.contact_s if dropped else m.t_release
+        verdict = speed_match_verdict(m.t, m.v_in, m.v_out, gap, m.t_contact, m.t_transfer)
         exchanges.append(
             ExchangeLabel(
                 exchange_id=i,
@@ -517,14 +555,14 @@ def _labels(scenario, episodes, camera, times, zone) -> ClipLabels:
                 same_hand=same_hand(spec.passing_hand, spec.receiving_hand),
                 contact_start_s=m.t_contact + to_clip,
                 transfer_s=None if dropped else m.t_transfer + to_clip,
-                release_s=(m.t_contact + 0.5 * spec.contact_s if dropped else m.t_release) + to_clip,
+                release_s=release + to_clip,
                 contact_start_frame=frame_of(m.t_contact),
                 transfer_frame=None if dropped else frame_of(m.t_transfer),
                 release_frame=frame_of(m.t_release),
                 incoming_speed_mps=v_in_x,
                 outgoing_speed_mps=v_out_x,
                 speed_ratio=v_out_x / v_in_x,
-                speed_match=speed_match_verdict(m.t, m.v_in, m.v_out, gap, m.t_contact, m.t_transfer),
+                speed_match=verdict,
                 free_distance_m=float(np.interp(m.t_transfer, m.t, gap)),
                 baton_contact_position_m=contact_x,
                 baton_release_position_m=release_x,
@@ -541,8 +579,7 @@ def _labels(scenario, episodes, camera, times, zone) -> ClipLabels:
             )
         )  # fmt: skip
     cam = scenario.camera
-    corners_world = np.array([[0, -0.61, 0], [zone, -0.61, 0], [zone, 0.61, 0], [0, 0.61, 0]])
-    corners_px, _ = camera.project(corners_world)
+    x0, x1, corners_px = _calibration_rectangle(camera, zone)
     return ClipLabels(
         clip=scenario.name,
         fps=cam.fps,
@@ -560,6 +597,7 @@ def _labels(scenario, episodes, camera, times, zone) -> ClipLabels:
             relay=scenario.exchanges[0].relay,
             length_m=zone,
             image_corners_px=[tuple(map(float, c)) for c in corners_px],
+            corners_x_m=(x0, x1),
         ),
         exchanges=exchanges,
         tags=dict(scenario.tags),

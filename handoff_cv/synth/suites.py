@@ -89,7 +89,9 @@ def suite_cases(suite: str, n: int, seed: int = 0) -> list[Case]:
         relay = "4x400" if rng.random() < 0.25 else "4x100"
         exchanges = [sample_exchange(rng, relay, hands)]
         if rng.random() < 0.15:
-            exchanges[0] = exchanges[0].model_copy(update={"hand_switch_after_s": rng.uniform(0.4, 0.9)})
+            exchanges[0] = exchanges[0].model_copy(
+                update={"hand_switch_after_s": rng.uniform(0.4, 0.9)}
+            )
         if rng.random() < 0.03:
             exchanges[0] = exchanges[0].model_copy(update={"dropped": True})
         if rng.random() < 0.05:

@@ -1,0 +1,182 @@
+"""Exchange analysis on simulated clips with known answers, and its building blocks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from handoff_cv.analyze import analyze_landmarks
+from handoff_cv.cli import app
+from handoff_cv.evaluate import compare_clip
+from handoff_cv.kinematics import consistent_sides, fill_gaps, hampel, lowpass
+from handoff_cv.pose import LANDMARK_INDEX
+from handoff_cv.settings import Settings
+from handoff_cv.synth.corrupt import Corruption, corrupt
+from handoff_cv.synth.scenario import CameraSpec, ExchangeSpec, Scenario, simulate
+from handoff_cv.synth.suites import HAND_COMBOS, Case, write_case
+
+runner = CliRunner()
+
+
+def calibrated(sim) -> Settings:
+    zone = sim.labels.zone
+    over = {"calibration.zone_corners": [v for c in zone.image_corners_px for v in c],
+            "calibration.relay": zone.relay}  # fmt: skip
+    if zone.corners_x_m:
+        over["calibration.corners_x_m"] = list(zone.corners_x_m)
+    return Settings().with_overrides(over)
+
+
+def analysed(sim, table=None, settings=None):
+    result = analyze_landmarks(table if table is not None else sim.landmarks,
+                               settings or calibrated(sim), clip=sim.labels.clip)  # fmt: skip
+    return result, compare_clip(result.exchanges, sim.labels)
+
+
+@pytest.mark.parametrize(("passing", "receiving"), HAND_COMBOS)
+@pytest.mark.parametrize("view", ["side_stands", "side_infield"])
+def test_side_view_exchange_is_measured(passing, receiving, view):
+    spec = ExchangeSpec(passing_hand=passing, receiving_hand=receiving, go_mark_m=12.6)
+    sim = simulate(Scenario(exchanges=[spec], camera=CameraSpec(view=view, fps=50)))
+    result, rows = analysed(sim)
+    assert len(result.exchanges) == 1
+    row, report, label = rows[0], result.exchanges[0], sim.labels.exchanges[0]
+    assert row["passing_hand_correct"] == 1 and row["receiving_hand_correct"] == 1
+    assert row["roles_correct"] == 1
+    assert row["transfer_error_frames"] <= 2
+    assert row["incoming_speed_error_pct"] < 5 and row["outgoing_speed_error_pct"] < 5
+    assert report.same_hand == (passing == receiving)
+    assert (report.same_hand_explanation is not None) == report.same_hand
+    assert report.legal == label.legal and report.speed_match == label.speed_match
+    assert abs(report.baton_contact_position_m - label.baton_contact_position_m) < 0.5
+
+
+def test_without_a_zone_units_are_estimates_from_stature():
+    sim = simulate(Scenario(exchanges=[ExchangeSpec(go_mark_m=12.6, incoming_height_m=1.75,
+                                                    outgoing_height_m=1.75)]))  # fmt: skip
+    result, rows = analysed(sim, settings=Settings())
+    report = result.exchanges[0]
+    assert report.units_estimated and "scale_estimated" in report.quality_flags
+    assert report.legal is None and report.baton_contact_position_m is None
+    assert rows[0]["incoming_speed_error_pct"] < 10
+
+
+def test_mildly_corrupted_clip_keeps_hands_and_roles():
+    sim = simulate(Scenario(exchanges=[ExchangeSpec(go_mark_m=12.6, passing_hand="left",
+                                                    receiving_hand="right")],
+                            camera=CameraSpec(fps=30)))  # fmt: skip
+    table = corrupt(sim, Corruption.level("mild"), seed=4)
+    result, rows = analysed(sim, table)
+    assert len(result.exchanges) == 1 and rows[0]["passing_hand_correct"] == 1
+    assert rows[0]["receiving_hand_correct"] == 1 and rows[0]["roles_correct"] == 1
+
+
+def test_a_walking_coach_is_not_taken_for_a_runner():
+    sim = simulate(Scenario(exchanges=[ExchangeSpec(go_mark_m=12.6)]))
+    table = corrupt(sim, Corruption(spurious=1.0), seed=2)
+    result, _ = analysed(sim, table)
+    assert len(result.exchanges) == 1
+    assert {result.exchanges[0].incoming_track_id, result.exchanges[0].outgoing_track_id} == {0, 1}
+
+
+def test_identity_swap_at_the_pass_is_repaired():
+    sim = simulate(Scenario(exchanges=[ExchangeSpec(go_mark_m=12.6)]))
+    table = corrupt(sim, Corruption(id_swap=1.0), seed=2)
+    result, rows = analysed(sim, table)
+    assert rows[0]["roles_correct"] == 1
+    assert "identity_uncertain" in result.exchanges[0].quality_flags
+
+
+def test_visual_pass_and_hand_switch_are_seen():
+    spec = ExchangeSpec(go_mark_m=12.6, pass_style="visual", hand_switch_after_s=0.5)
+    sim = simulate(Scenario(exchanges=[spec]))
+    report = analysed(sim)[0].exchanges[0]
+    assert report.pass_style == "visual" and report.receiver_hand_switch is True
+
+
+def test_two_exchanges_in_one_clip():
+    specs = [ExchangeSpec(go_mark_m=12.6),
+             ExchangeSpec(go_mark_m=12.6, passing_hand="left", receiving_hand="right")]  # fmt: skip
+    sim = simulate(Scenario(exchanges=specs))
+    result, rows = analysed(sim)
+    assert len(result.exchanges) == 2 and all(r["matched"] for r in rows)
+    assert [e.passing_hand for e in result.exchanges] == ["right", "left"]
+
+
+def test_no_exchange_gives_a_clear_message(tmp_path):
+    sim = simulate(Scenario(exchanges=[ExchangeSpec(go_mark_m=12.6)]))
+    alone = sim.landmarks[sim.landmarks.track_id == 0]
+    result = analyze_landmarks(alone, Settings())
+    assert result.exchanges == []
+    assert "No baton exchange" in result.report_json(Settings())["message"]
+
+
+def test_cli_analyze_from_landmarks_writes_reports(tmp_path):
+    case = Case("case", Scenario(name="case", exchanges=[ExchangeSpec(go_mark_m=12.6)]),
+                Corruption(), "clean")  # fmt: skip
+    folder = write_case(case, tmp_path / "case")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["analyze", "--from-landmarks", str(folder), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "R->L" in result.output
+    report = json.loads((out / "exchanges.json").read_text())
+    assert report["schema_version"] and report["exchanges"][0]["passing_hand"] == "right"
+    assert (out / "exchanges.csv").read_text().count("\n") == 2
+    assert (out / "kinematics.parquet").is_file() and (out / "run.json").is_file()
+    scored = runner.invoke(app, ["evaluate", str(out / "exchanges.json"), str(folder)])
+    assert scored.exit_code == 0 and "100.0%" in scored.output
+
+
+def test_cli_analyze_rejects_a_bad_table(tmp_path):
+    bad = tmp_path / "landmarks.parquet"
+    bad.write_text("nope")
+    result = runner.invoke(
+        app, ["analyze", "--from-landmarks", str(bad), "-o", str(tmp_path / "o")]
+    )
+    assert result.exit_code != 0 and result.output.startswith("error:")
+    assert not (tmp_path / "o" / "exchanges.json").exists()
+
+
+# ---------------------------------------------------------------- building blocks
+def test_gap_policy_fills_short_gaps_only():
+    t = np.arange(20) / 30
+    x = np.arange(20, dtype=float)[:, None]
+    x[5:7] = np.nan  # 3 intervals = 0.1 s
+    x[10:18] = np.nan  # 0.3 s
+    filled = fill_gaps(x, t, max_gap_s=0.15)
+    assert np.allclose(filled[5:7, 0], [5, 6]) and np.isnan(filled[10:18]).all()
+
+
+def test_hampel_removes_a_spike_and_keeps_a_ramp():
+    x = np.linspace(0, 10, 50)[:, None].copy()
+    x[25] += 8
+    clean = hampel(x, 7, 3.0)
+    assert abs(clean[25, 0] - np.linspace(0, 10, 50)[25]) < 0.5
+    assert np.allclose(clean[[0, 10, 40], 0], x[[0, 10, 40], 0])
+
+
+def test_lowpass_cutoff_follows_the_frame_rate():
+    for fps in (30, 240):
+        t = np.arange(int(2 * fps)) / fps
+        slow, fast = np.sin(2 * np.pi * 1 * t), 0.5 * np.sin(2 * np.pi * 12 * t)
+        out = lowpass((slow + fast)[:, None], fps, cutoff_hz=6.0)[:, 0]
+        middle = slice(len(t) // 4, 3 * len(t) // 4)
+        assert np.max(np.abs(out[middle] - slow[middle])) < 0.12
+
+
+def test_left_right_swaps_are_undone():
+    sim = simulate(Scenario(exchanges=[ExchangeSpec(go_mark_m=12.6)]))
+    runner_0 = sim.landmarks[sim.landmarks.track_id == 0]
+    xy = runner_0[["x_px", "y_px"]].to_numpy().reshape(-1, 33, 2).astype(float)
+    z = runner_0.z.to_numpy().reshape(-1, 33).astype(float)
+    swapped, swapped_z = xy.copy(), z.copy()
+    for part in ("shoulder", "elbow", "wrist", "pinky", "index", "thumb"):  # the whole arm
+        li, ri = LANDMARK_INDEX[f"left_{part}"], LANDMARK_INDEX[f"right_{part}"]
+        swapped[10:14, [li, ri]] = xy[10:14, [ri, li]]
+        swapped_z[10:14, [li, ri]] = z[10:14, [ri, li]]
+    fixed, flags = consistent_sides(swapped, swapped_z, right_near=True)
+    assert np.allclose(fixed, xy)
+    assert flags[10:14, 0].all() and not flags[:10, 0].any()

@@ -1,0 +1,107 @@
+"""handoff-cv evaluate: perfect predictions score perfectly, known perturbations as expected."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from handoff_cv.cli import app
+from handoff_cv.evaluate import evaluate, summarise
+from handoff_cv.labels import ClipLabels, ExchangeFields
+from handoff_cv.synth.scenario import ExchangeSpec, Scenario, simulate
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def labels() -> dict[str, ClipLabels]:
+    out = {}
+    for i, (p, r) in enumerate([("right", "left"), ("left", "right"), ("right", "right")]):
+        spec = ExchangeSpec(passing_hand=p, receiving_hand=r, go_mark_m=12.6)
+        clip = simulate(Scenario(name=f"clip{i}", exchanges=[spec])).labels
+        out[clip.clip] = clip
+    return out
+
+
+def as_predictions(labels, **changes) -> dict[str, list[ExchangeFields]]:
+    fields = set(ExchangeFields.model_fields)
+
+    def copy(e):
+        return ExchangeFields.model_validate(e.model_dump(include=fields)).model_copy(
+            update=changes
+        )
+
+    return {clip: [copy(e) for e in lab.exchanges] for clip, lab in labels.items()}
+
+
+def test_perfect_predictions_score_perfectly(labels):
+    summary = summarise(evaluate(as_predictions(labels), labels)).iloc[0]
+    for column in ("hands_correct", "same_hand_precision", "same_hand_recall", "roles_correct",
+                   "transfer_within_2_frames", "incoming_speed_within_5pct", "legal_correct",
+                   "speed_match_correct"):  # fmt: skip
+        assert summary[column] == 1.0, column
+    assert summary.missed == 0 and summary.spurious == 0 and summary.exchanges == 3
+
+
+def test_wrong_hand_and_late_transfer_are_counted(labels):
+    preds = as_predictions(labels)
+    for clip, exchanges in preds.items():
+        true = labels[clip].exchanges[0]
+        exchanges[0] = exchanges[0].model_copy(update={
+            "passing_hand": "left" if true.passing_hand == "right" else "right",
+            "transfer_s": true.transfer_s + 3 / labels[clip].fps,
+            "incoming_speed_mps": true.incoming_speed_mps * 1.10,
+        })  # fmt: skip
+    summary = summarise(evaluate(preds, labels)).iloc[0]
+    assert summary.hands_correct == 0.0 and summary.receiving_hand_correct == 1.0
+    assert summary.transfer_within_2_frames == 0.0 and summary.transfer_within_3_frames == 1.0
+    assert summary.incoming_speed_within_5pct == 0.0 and summary.outgoing_speed_within_5pct == 1.0
+
+
+def test_same_hand_precision_and_recall(labels):
+    preds = as_predictions(labels)
+    preds["clip0"][0] = preds["clip0"][0].model_copy(update={"same_hand": True})  # false alarm
+    preds["clip2"][0] = preds["clip2"][0].model_copy(update={"same_hand": False})  # missed
+    summary = summarise(evaluate(preds, labels)).iloc[0]
+    assert summary.same_hand_precision == 0.0 and summary.same_hand_recall == 0.0
+
+
+def test_missed_and_spurious_exchanges(labels):
+    preds = as_predictions(labels)
+    preds["clip0"] = []
+    extra = preds["clip1"][0].model_copy(update={"transfer_s": preds["clip1"][0].transfer_s + 5})
+    preds["clip1"].append(extra)
+    summary = summarise(evaluate(preds, labels)).iloc[0]
+    assert summary.missed == 1 and summary.spurious == 1
+
+
+def test_breakdown_by_a_label_field(labels):
+    rows = evaluate(as_predictions(labels), labels)
+    by_hands = summarise(rows, "hands")
+    assert set(by_hands.index) == {"R->L", "L->R", "R->R"}
+
+
+def test_cli_evaluate_files(labels, tmp_path):
+    for clip, lab in labels.items():
+        (tmp_path / "labels" / clip).mkdir(parents=True)
+        lab.save(tmp_path / "labels" / clip / "labels.json")
+        pred = as_predictions(labels)[clip]
+        folder = tmp_path / "pred" / clip
+        folder.mkdir(parents=True)
+        (folder / "exchanges.json").write_text(json.dumps(
+            {"clip": clip, "exchanges": [e.model_dump(mode="json") for e in pred]}))  # fmt: skip
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "pred"), str(tmp_path / "labels"),
+                                 "--by", "hands", "-o", str(tmp_path / "rows.csv")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "100.0%" in result.output and (tmp_path / "rows.csv").is_file()
+
+
+def test_cli_evaluate_bad_input(tmp_path):
+    result = runner.invoke(app, ["evaluate", str(tmp_path), str(tmp_path)])
+    assert result.exit_code != 0 and result.output.startswith("error:")
+    bad = tmp_path / "exchanges.json"
+    bad.write_text("{not json")
+    result = runner.invoke(app, ["evaluate", str(bad), str(tmp_path)])
+    assert result.exit_code != 0 and "Traceback" not in result.output
