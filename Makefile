@@ -16,7 +16,10 @@ $(BIN)/handoff-cv: pyproject.toml
 setup: $(BIN)/handoff-cv
 
 demo: setup
-	$(BIN)/handoff-cv track $(SAMPLE) -o $(DEMO_OUT)
+	$(BIN)/handoff-cv analyze $(SAMPLE) -o $(DEMO_OUT)/video
+	$(BIN)/handoff-cv synth clip -o $(DEMO_OUT)/simulated
+	$(BIN)/handoff-cv analyze --from-landmarks $(DEMO_OUT)/simulated -o $(DEMO_OUT)/simulated-report
+	$(BIN)/handoff-cv evaluate $(DEMO_OUT)/simulated-report $(DEMO_OUT)/simulated
 
 test: setup
 	$(BIN)/ruff check handoff_cv tests benchmarks
@@ -28,6 +31,7 @@ docs: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_track.py $(SAMPLE)
+	$(BIN)/python benchmarks/bench_analysis.py --cases 240
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -23,7 +23,7 @@ from handoff_cv.analyze import analyze_landmarks
 from handoff_cv.evaluate import compare_clip, format_table, summarise
 from handoff_cv.labels import ClipLabels
 from handoff_cv.settings import Settings
-from handoff_cv.synth.suites import write_suite
+from handoff_cv.synth.suites import suite_cases, write_case
 
 HERE = Path(__file__).resolve().parent
 HEADLINE = [
@@ -54,12 +54,28 @@ def score_case(args: tuple[Path, bool]) -> list[dict]:
     return rows
 
 
+def simulator_version() -> str:
+    """Hash of the simulator's source: cached cases are regenerated when it changes."""
+    import hashlib
+
+    import handoff_cv
+
+    root = Path(handoff_cv.__file__).parent
+    files = [*sorted((root / "synth").glob("*.py")), root / "exchange_rules.py", root / "labels.py"]
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:10]
+
+
 def run_suite(suite: str, cases: int, seed: int, workers: int, calibrated: bool) -> pd.DataFrame:
-    folder = HERE / "data" / f"{suite}-{seed}"
+    folder = HERE / "data" / f"{suite}-{seed}-{simulator_version()}"
     folder.mkdir(parents=True, exist_ok=True)
-    write_suite(suite, folder, cases, seed)
-    case_dirs = sorted(p for p in folder.iterdir() if (p / "labels.json").is_file())[:cases]
+    todo = [
+        c
+        for c in suite_cases(suite, cases, seed)
+        if not (folder / c.name / "labels.json").is_file()
+    ]
     with ProcessPoolExecutor(workers) as pool:
+        list(pool.map(write_case, todo, [folder / c.name for c in todo], chunksize=2))
+        case_dirs = [folder / c.name for c in suite_cases(suite, cases, seed)]
         parts = list(pool.map(score_case, [(c, calibrated) for c in case_dirs], chunksize=4))
     return pd.DataFrame([row for part in parts for row in part])
 

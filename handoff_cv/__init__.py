@@ -21,12 +21,20 @@ from handoff_cv.pipeline import TrackResult, track_video, write_track_outputs
 from handoff_cv.settings import Settings
 
 __all__ = [
+    "AnalysisResult",
+    "ClipLabels",
+    "ExchangeLabel",
+    "ExchangeReport",
     "HandoffError",
     "Settings",
     "TrackResult",
     "__version__",
+    "analyze_landmarks",
+    "analyze_video",
+    "evaluate",
     "load_landmarks",
     "read_metadata",
+    "summarise",
     "track_video",
     "write_track_outputs",
 ]

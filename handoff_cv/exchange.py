@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from itertools import combinations, product
 
 import numpy as np
+import pandas as pd
 from pydantic import Field
 
 from handoff_cv.calibration import ZoneCalibration
@@ -107,6 +108,33 @@ def _speed(k: TrackKinematics, frames: np.ndarray) -> float:
     return float(np.nanmean(np.abs(v)))
 
 
+def _striding(k: TrackKinematics, frames: np.ndarray) -> bool:
+    """Legs swinging like a runner's around ``frames`` (whatever the camera does)."""
+    around = np.arange(max(frames[0] - 15, 0), min(frames[-1] + 15, len(k.times)))
+    stride = k.point("left_ankle")[around, 0] - k.point("right_ankle")[around, 0]
+    return bool(np.nanstd(stride / k.body_height_px[around]) >= 0.12)
+
+
+def camera_follows(a: TrackKinematics, b: TrackKinematics, frames: np.ndarray) -> bool:
+    """Both runners stride like runners but barely cross the image: a panning camera.
+
+    Image motion then no longer measures speed, so speeds and positions are withheld.
+    """
+
+    def image_speed(k: TrackKinematics) -> float:
+        hip = k.hip_mid()[frames]
+        dt = float(np.ptp(k.times[frames])) or 1.0
+        return (
+            float(np.nanmax(np.abs(hip[:, 0])) - np.nanmin(np.abs(hip[:, 0])))
+            / dt
+            / float(np.nanmedian(k.body_height_px[frames]))
+        )
+
+    if not (a.side_on and b.side_on):  # end-on runners barely cross the image anyway
+        return False
+    return all(_striding(k, frames) and image_speed(k) < 1.0 for k in (a, b))
+
+
 def _running(k: TrackKinematics, frames: np.ndarray, settings: ExchangeSettings) -> bool:
     """Moving at running speed, or striding like a runner (a panning camera hides speed).
 
@@ -177,8 +205,8 @@ def _coupled_run(t: np.ndarray, v: np.ndarray, d: np.ndarray, lo: int, hi: int, 
     bridge = max(1, round(0.03 / max(np.median(np.diff(t)), 1e-6)))
     near = np.nanmedian(d[lo:hi])
     best = None
-    for start, stop in _low_runs(low, bridge):
-        start, stop = max(start, lo), min(stop, hi)
+    for run in _runs(low, max_gap=bridge):
+        start, stop = max(run[0], lo), min(run[-1] + 1, hi)
         if stop - start < 2 or np.nanmean(d[start:stop]) > near:
             continue
         if best is None or stop - start > best[1] - best[0]:
@@ -192,20 +220,6 @@ def _coupled_run(t: np.ndarray, v: np.ndarray, d: np.ndarray, lo: int, hi: int, 
     return c_t, r_t, float(np.clip(1.0 - calm, 0.0, 1.0))
 
 
-def _low_runs(low: np.ndarray, bridge: int) -> list[tuple[int, int]]:
-    idx = np.nonzero(low)[0]
-    if len(idx) == 0:
-        return []
-    runs, start, prev = [], idx[0], idx[0]
-    for i in idx[1:]:
-        if i - prev > bridge + 1:
-            runs.append((start, prev + 1))
-            start = i
-        prev = i
-    runs.append((start, prev + 1))
-    return runs
-
-
 def _crossing(t: np.ndarray, v: np.ndarray, i0: int, i1: int, level: float) -> float:
     """Time between frames i0 and i1 where v crosses level (clamped to the clip)."""
     i0, i1 = max(i0, 0), min(i1, len(t) - 1)
@@ -213,6 +227,18 @@ def _crossing(t: np.ndarray, v: np.ndarray, i0: int, i1: int, level: float) -> f
         return float(t[i1])
     frac = float(np.clip((level - v[i0]) / (v[i1] - v[i0]), 0.0, 1.0))
     return float(t[i0] + frac * (t[i1] - t[i0]))
+
+
+def _pair_score(a, b, pair: tuple[str, str], d: np.ndarray, lo: int, hi: int) -> float:
+    """Lower for the hand pair that holds the baton: close together, and moving together
+    for a while (the second matters when the view hides depth: two hands can look close)."""
+    t = a.times
+    scale = (a.body_height_px + b.body_height_px) / 2
+    rel = np.linalg.norm(np.gradient(a.hand(pair[0]) - b.hand(pair[1]), t, axis=0), axis=1) / scale
+    window = max(3, round(0.1 / max(np.median(np.diff(t)), 1e-6)))
+    held = pd.Series(rel[lo:hi]).rolling(window, min_periods=window).mean().min()
+    held = float(held) if np.isfinite(held) else 2.0
+    return float(np.nanmedian(d[lo:hi])) + 0.1 * held
 
 
 def _contact_window(d: np.ndarray, lo: int, hi: int, pad: int):
@@ -246,8 +272,8 @@ def analyse_candidate(
     lo, hi = cand.frames[0], cand.frames[-1] + 1
     pairs = list(product(("left", "right"), repeat=2))
     dist = {p: _hand_distance(a, b, *p) for p in pairs}
-    medians = sorted((float(np.nanmedian(dist[p][lo:hi])), p) for p in pairs)
-    (best_d, (ha, hb)), second_d = medians[0], medians[1][0]
+    scores = sorted((_pair_score(a, b, p, dist[p], lo, hi), p) for p in pairs)
+    (best_d, (ha, hb)), second_d = scores[0], scores[1][0]
     d = dist[(ha, hb)]
     if not np.nanmin(d[lo:hi]) < settings.contact_distance:
         return None
@@ -271,9 +297,15 @@ def analyse_candidate(
     transfer_s = (contact_s + release_s) / 2
     frame_of = lambda s: int(a.frames[int(np.argmin(np.abs(t - s)))])  # noqa: E731
 
+    around = np.nonzero((t >= contact_s - 1.0) & (t <= release_s + 0.2))[0]
+    panning = camera_follows(a, b, around) if len(around) > 2 else False
     v_in = _interp(t, np.abs(a.speed_mps), transfer_s)
     v_out = _interp(t, np.abs(b.speed_mps), transfer_s)
     gap = _gap(a, b, calibration)
+    if panning:  # image motion is the camera's too: no speed, place or verdict from it
+        v_in = v_out = float("nan")
+        gap = np.full(len(t), np.nan)
+        calibration = None
     window = (t >= contact_s - settings.window_s) & (t <= transfer_s)
     verdict = None
     if np.isfinite(v_in) and np.isfinite(v_out) and window.sum() >= 3:
@@ -299,7 +331,9 @@ def analyse_candidate(
         flags.append("low_visibility")
     if a.identity_repaired or b.identity_repaired:
         flags.append("identity_uncertain")
-    if calibration is None:
+    if panning:
+        flags.append("camera_moving")
+    elif calibration is None:
         flags.append("scale_estimated")
     same = same_hand(ha, hb)
     report = ExchangeReport(

@@ -507,7 +507,7 @@ def _track_kinematics(table, filtering, exchange, calibration) -> list[TrackKine
             vis = vis[:, _mirror_index()]
         smooth = lowpass(xy, fps, filtering.cutoff_hz)
         heights_px = body_height_px(smooth, times)
-        stature = exchange.stature_m
+        stature = exchange.stature_of(tid)
         if side_on or calibration is not None:
             pos, speed = positions_and_speed(smooth, times, heights_px, direction, stature,
                                              calibration, filtering.cutoff_hz)  # fmt: skip

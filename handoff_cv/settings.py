@@ -192,6 +192,17 @@ class CalibrationSettings(Section):
 class ExchangeSettings(Section):
     """Finding exchanges and judging them."""
 
+    @field_validator("statures_m", mode="before")
+    @classmethod
+    def _parse_statures(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            pairs = [p.split("=") for p in value.replace(" ", "").split(",") if p]
+            return {int(k): float(v) for k, v in pairs}
+        return value
+
+    def stature_of(self, track_id: int) -> float:
+        return (self.statures_m or {}).get(track_id, self.stature_m)
+
     camera_side: Literal["auto", "stands", "infield"] = Field(
         "auto",
         description="Where the camera stands: 'stands' sees the runners' right sides (they run "
@@ -203,6 +214,11 @@ class ExchangeSettings(Section):
         lt=2.3,
         description="Assumed runner stature (metres) for estimated "
         "distances and speeds when the zone is not calibrated.",
+    )
+    statures_m: dict[int, float] | None = Field(
+        None,
+        description="Stature of particular runners, 'track_id=metres,...' (e.g. '0=1.82,1=1.68'); "
+        "others get stature_m.",
     )
     contact_distance: float = Field(
         0.07, gt=0, description="Hands closer than this (body heights) are in contact."
@@ -304,6 +320,10 @@ class Settings(BaseModel):
                 value = values[field.key]
                 if value is None:
                     table.add(tomlkit.comment(f"{field.key} = ...   (unset)"))
+                elif isinstance(value, dict):
+                    inline = tomlkit.inline_table()
+                    inline.update(value)
+                    table.add(field.key, inline)
                 else:
                     table.add(field.key, list(value) if isinstance(value, tuple) else value)
             doc.add(section_name, table)
@@ -431,6 +451,8 @@ def settings_markdown() -> str:
 def _as_text(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in value.items())
     if isinstance(value, tuple | list):
         return ",".join(str(v) for v in value)
     return str(value)

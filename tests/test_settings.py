@@ -24,6 +24,14 @@ def test_toml_round_trip(tmp_path):
     assert changed.video.roi == (10, 20, 300, 400)
 
 
+def test_per_runner_statures_from_options_and_toml(tmp_path):
+    changed = Settings().with_overrides({"exchange.statures_m": "0=1.82, 1=1.68"})
+    assert changed.exchange.stature_of(1) == 1.68 and changed.exchange.stature_of(5) == 1.75
+    path = tmp_path / "s.toml"
+    path.write_text(changed.to_toml())
+    assert Settings.from_toml(path) == changed
+
+
 def test_default_toml_documents_every_key():
     text = Settings().to_toml()
     for field in all_fields():

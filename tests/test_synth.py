@@ -186,3 +186,24 @@ def test_labels_schema_doc_is_current():
     assert committed == labels_json_schema(), (
         "run 'handoff-cv synth schema > docs/labels.schema.json'"
     )
+
+
+def test_cli_synth_clip_suite_and_figure(tmp_path):
+    from typer.testing import CliRunner
+
+    from handoff_cv.cli import app
+    from handoff_cv.labels import ClipLabels
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["synth", "clip", "-o", str(tmp_path / "c"), "--noise", "mild"])
+    assert result.exit_code == 0, result.output
+    assert ClipLabels.load(tmp_path / "c" / "labels.json").exchanges
+    lm.validate(lm.load_landmarks(tmp_path / "c"))
+    result = runner.invoke(
+        app, ["synth", "suite", "clean", "-o", str(tmp_path / "s"), "--cases", "2"]
+    )
+    assert result.exit_code == 0 and len(list((tmp_path / "s").iterdir())) == 2
+    result = runner.invoke(app, ["synth", "figure", "-o", str(tmp_path / "f.png")])
+    assert result.exit_code == 0 and (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    bad = runner.invoke(app, ["synth", "clip", "-o", str(tmp_path / "x"), "--noise", "loud"])
+    assert bad.exit_code != 0 and bad.output.startswith("error:")

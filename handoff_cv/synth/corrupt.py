@@ -31,7 +31,9 @@ class Corruption(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    jitter: float = Field(0.0, ge=0, le=1, description="Landmark noise, up to 3% of body height.")
+    jitter: float = Field(
+        0.0, ge=0, le=1, description="Landmark noise: Student-t, scale 1% of body height."
+    )
     drop: float = Field(0.0, ge=0, le=1, description="Poses missing in short runs, up to 20%.")
     lr_swap: float = Field(0.0, ge=0, le=1, description="Left/right labels swapped, up to 15%.")
     id_swap: float = Field(0.0, ge=0, le=1, description="Chance the ids swap at the overlap.")
