@@ -48,10 +48,7 @@ def score_case(args: tuple[Path, bool]) -> list[dict]:
     result = analyze_landmarks(
         load_landmarks(folder), settings_for(labels, calibrated), labels.clip
     )
-    rows = compare_clip(result.exchanges, labels)
-    for row in rows:
-        row["pan"] = labels.camera.panning
-    return rows
+    return compare_clip(result.exchanges, labels)
 
 
 def simulator_version() -> str:

@@ -37,7 +37,7 @@ class AnalysisResult:
     def exchanges_frame(self) -> pd.DataFrame:
         """One row per exchange, the report's fields as columns."""
         rows = [{"clip": self.clip, **e.model_dump(mode="json")} for e in self.exchanges]
-        frame = pd.DataFrame(rows)
+        frame = pd.DataFrame(rows, columns=["clip", *ExchangeReport.model_fields])
         if "quality_flags" in frame:
             frame["quality_flags"] = frame.quality_flags.map(lambda f: ";".join(f))
         return frame
@@ -107,7 +107,11 @@ def analyze_video(video: str | Path, settings: Settings | None = None, progress=
 
 
 def write_analysis_outputs(
-    result: AnalysisResult, settings: Settings, out: Path, extra_files: dict[str, Any] | None = None
+    result: AnalysisResult,
+    settings: Settings,
+    out: Path,
+    extra_files: dict[str, Any] | None = None,
+    run_extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write exchanges.json, exchanges.csv, kinematics.parquet (+ landmarks) atomically."""
     with staged_output(out) as staging:
@@ -129,6 +133,7 @@ def write_analysis_outputs(
                 "settings": settings.model_dump(mode="json"),
                 "timings_s": result.timings_s,
                 "exchanges": len(result.exchanges),
+                **(run_extra or {}),
             },
         )
     return out

@@ -211,6 +211,46 @@ def analyze(
     out.print(f"-> {output / 'exchanges.json'}", highlight=False, soft_wrap=True)
 
 
+# ------------------------------------------------------------------------- batch
+@app.command(rich_help_panel=ANALYSE)
+@guarded
+@with_settings
+def batch(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(help="Videos, folders, globs, or list files (@list.txt, one path a line)."),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder.")],
+    settings: Settings,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1)] = 2,
+    from_landmarks: Annotated[
+        bool, typer.Option("--from-landmarks", help="Inputs are landmark tables or their folders.")
+    ] = False,
+) -> None:
+    """Analyse many videos: a folder per video, status.csv, and exchanges.csv/.parquet with
+    every exchange. Stop and resume at will: finished inputs are skipped."""
+    from handoff_cv.batch import expand_inputs, run_batch
+
+    total = len(expand_inputs(inputs, from_landmarks))
+    with _progress("batch") as bar:
+        task = bar.add_task("inputs", total=total)
+
+        def report(item, done: int, _total: int) -> None:
+            bar.update(task, completed=done)
+            note = f" ({item.reason})" if item.reason else ""
+            out.print(f"{item.status:8} {item.source}{note}", highlight=False, soft_wrap=True)
+
+        items = run_batch(inputs, output, settings, workers=workers,
+                          from_landmarks=from_landmarks, on_item=report)  # fmt: skip
+    counts = {s: sum(i.status == s for i in items) for s in ("done", "skipped", "failed")}
+    exchanges = sum(i.exchanges for i in items if i.status == "done")
+    out.print(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed; "
+              f"{exchanges} new exchanges -> {output / 'exchanges.csv'}", highlight=False,
+              soft_wrap=True)  # fmt: skip
+    if counts["failed"] and not (counts["done"] or counts["skipped"]):
+        raise typer.Exit(1)
+
+
 # ---------------------------------------------------------------------- evaluate
 @app.command(rich_help_panel="Check accuracy")
 @guarded

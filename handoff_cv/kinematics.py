@@ -270,10 +270,12 @@ def consistent_sides(
         pairs = np.array(_pairs(group))
         emission = None
         if z is not None and right_near is not None and group != "face":
-            # depth order per frame: +1 where the label says right is nearer the camera
-            says_right_near = np.sign(z[:, pairs[:, 0]] - z[:, pairs[:, 1]])
-            agree = np.nansum(says_right_near, axis=1) * (1 if right_near else -1)
-            emission = 0.15 * scale * agree  # cost of keeping labels is -agree, of swapping +agree
+            # depth order of the group's root (shoulders, hips): a swinging wrist or foot can
+            # pass behind the far side's in an oblique view, the trunk does not
+            li, ri = pairs[0]
+            says_right_near = np.sign(z[:, li] - z[:, ri])
+            agree = np.nan_to_num(says_right_near) * (1 if right_near else -1)
+            emission = 0.5 * scale * agree  # keeping the labels costs -agree, swapping +agree
         flips = _viterbi_flips(xy, pairs, emission)
         swapped[:, g] = flips
         rows = np.nonzero(flips)[0]

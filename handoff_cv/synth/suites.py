@@ -98,12 +98,12 @@ def suite_cases(suite: str, n: int, seed: int = 0) -> list[Case]:
             exchanges.append(sample_exchange(rng, relay, HAND_COMBOS[int(rng.integers(4))]))
         level = "clean" if suite == "clean" else str(rng.choice(["mild", "moderate", "heavy"]))
         name = f"{suite}_{i:04d}"
+        camera = sample_camera(rng, view)
         tags = {"suite": suite, "view": view, "noise": level, "relay": relay,
-                "hands": f"{hands[0][0].upper()}->{hands[1][0].upper()}"}  # fmt: skip
-        scenario = Scenario(name=name, exchanges=exchanges, camera=sample_camera(rng, view),
+                "hands": f"{hands[0][0].upper()}->{hands[1][0].upper()}",
+                "fps": camera.fps, "pan": camera.pan}  # fmt: skip
+        scenario = Scenario(name=name, exchanges=exchanges, camera=camera,
                             seed=int(rng.integers(2**31)), tags=tags)  # fmt: skip
-        tags["fps"] = scenario.camera.fps
-        tags["pan"] = scenario.camera.pan
         cases.append(Case(name, scenario, Corruption.level(level), level))
     return cases
 

@@ -1,0 +1,226 @@
+"""Batch processing: many videos (or landmark tables) in, one table of every exchange out.
+
+Each input gets its own output folder, written atomically. A video already analysed with the
+same settings is skipped: the key is the file's content hash and the settings' hash, kept in
+the folder's ``run.json`` (written last, so a folder without it is unfinished). Landmarks are
+cached by content and pose settings, so re-analysing with other calibration or thresholds
+costs no pose inference. A failing input is recorded in ``status.csv`` with its reason and the
+batch goes on.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from handoff_cv.errors import HandoffError, InputError
+from handoff_cv.outputs import prepare_folder, write_text_atomic
+from handoff_cv.settings import Settings
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mts", ".mpg", ".mpeg"}
+TABLE_NAMES = {"landmarks.parquet", "landmarks.csv"}
+POSE_SECTIONS = ("video", "pose", "tracking")
+
+
+@dataclass
+class BatchItem:
+    """One input of a batch and what became of it."""
+
+    source: str
+    status: str = "pending"  # done, skipped, failed
+    reason: str = ""
+    output: str = ""
+    exchanges: int = 0
+    seconds: float = 0.0
+
+
+def expand_inputs(inputs: Iterable[str], from_landmarks: bool = False) -> list[Path]:
+    """Files, folders (searched recursively), globs and list files (``@list.txt`` or a
+    ``.txt`` file with one path per line) -> the inputs, sorted, without duplicates."""
+    found: list[Path] = []
+    for raw in inputs:
+        if raw.startswith("@") or raw.endswith(".txt"):
+            found += _from_list_file(Path(raw.lstrip("@")), from_landmarks)
+            continue
+        matches = (
+            [Path(p) for p in glob.glob(raw, recursive=True)]
+            if glob.has_magic(raw)
+            else [Path(raw)]
+        )
+        if not matches or not any(m.exists() for m in matches):
+            raise InputError(f"input not found: {raw}", "Check the path, folder or glob")
+        for path in matches:
+            found += _from_folder(path, from_landmarks) if path.is_dir() else [path]
+    unique = sorted({p.resolve(): p for p in found}.values(), key=lambda p: str(p))
+    if not unique:
+        kind = "landmark tables" if from_landmarks else "videos"
+        raise InputError(f"no {kind} found in {' '.join(inputs)}", "Check the inputs")
+    return unique
+
+
+def _from_folder(folder: Path, from_landmarks: bool) -> list[Path]:
+    if from_landmarks:
+        return sorted(p.parent for p in folder.rglob("landmarks.parquet"))
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+
+
+def _from_list_file(path: Path, from_landmarks: bool) -> list[Path]:
+    if not path.is_file():
+        raise InputError(f"list file not found: {path}", "Check the path")
+    lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+    return expand_inputs([ln for ln in lines if ln and not ln.startswith("#")], from_landmarks)
+
+
+def content_hash(path: Path) -> str:
+    """SHA-256 of a file, or of a landmark folder's table."""
+    if path.is_dir():
+        path = path / "landmarks.parquet"
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def settings_hash(settings: Settings, sections: Iterable[str] | None = None) -> str:
+    data = settings.model_dump(mode="json")
+    if sections is not None:
+        data = {k: data[k] for k in sections}
+    data.pop("output", None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def output_folder(out: Path, source: Path, key: str) -> Path:
+    stem = source.name if source.is_dir() else source.stem
+    return out / f"{stem}-{key[:8]}"
+
+
+def _already_done(folder: Path, video_key: str, settings_key: str) -> bool:
+    run = folder / "run.json"
+    if not run.is_file():
+        return False
+    try:
+        record = json.loads(run.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, OSError):
+        return False
+    batch = record.get("batch", {})
+    return batch.get("content_sha256") == video_key and batch.get("settings_sha256") == settings_key
+
+
+def process_one(source: str, out: str, settings_json: str, from_landmarks: bool) -> BatchItem:
+    """Analyse one input into its folder (runs in a worker process)."""
+    from handoff_cv import landmarks as lm
+    from handoff_cv.analyze import analyze_landmarks, write_analysis_outputs
+
+    started = time.perf_counter()
+    path, out_dir = Path(source), Path(out)
+    settings = Settings.model_validate_json(settings_json)
+    item = BatchItem(source)
+    try:
+        key = content_hash(path)
+        settings_key = settings_hash(settings)
+        folder = output_folder(out_dir, path, key)
+        item.output = str(folder)
+        if _already_done(folder, key, settings_key):
+            item.status, item.reason = "skipped", "already analysed with these settings"
+            return item
+        if from_landmarks:
+            table = lm.load_landmarks(path)
+        else:
+            table = _cached_landmarks(path, key, settings, out_dir)
+        result = analyze_landmarks(table, settings, clip=path.name if path.is_dir() else path.stem)
+        result.source = {"input": str(path)}
+        batch_record = {"content_sha256": key, "settings_sha256": settings_key}
+        write_analysis_outputs(result, settings, folder, run_extra={"batch": batch_record})
+        item.status, item.exchanges = "done", len(result.exchanges)
+    except HandoffError as exc:
+        item.status, item.reason = "failed", exc.one_line()
+    except Exception as exc:
+        item.status, item.reason = "failed", f"internal error: {type(exc).__name__}: {exc}"
+    item.seconds = round(time.perf_counter() - started, 2)
+    return item
+
+
+def _cached_landmarks(video: Path, key: str, settings: Settings, out: Path) -> pd.DataFrame:
+    """The video's landmark table, from the batch cache when the pose settings match."""
+    from handoff_cv import landmarks as lm
+    from handoff_cv.pipeline import track_video
+
+    cache = out / ".cache" / "landmarks"
+    cache.mkdir(parents=True, exist_ok=True)
+    file = cache / f"{key[:16]}-{settings_hash(settings, POSE_SECTIONS)[:12]}.parquet"
+    if file.is_file():
+        return lm.load_landmarks(file)
+    tracked = track_video(video, settings)
+    tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+    meta = {"video": str(video), "width": tracked.video.width, "height": tracked.video.height,
+            "fps": tracked.video.fps, "slowmo_factor": settings.video.slowmo_factor}  # fmt: skip
+    lm.write_parquet(tracked.landmarks, tmp, meta)
+    os.replace(tmp, file)
+    return tracked.landmarks
+
+
+def run_batch(
+    inputs: Iterable[str],
+    out: Path,
+    settings: Settings | None = None,
+    *,
+    workers: int = 2,
+    from_landmarks: bool = False,
+    on_item: Callable[[BatchItem, int, int], None] | None = None,
+) -> list[BatchItem]:
+    """Analyse every input with ``workers`` processes; write status and summary tables."""
+    settings = settings or Settings()
+    out = prepare_folder(Path(out))
+    sources = expand_inputs(inputs, from_landmarks)
+    settings_json = settings.model_dump_json()
+    items: list[BatchItem] = []
+    for item in _run_parallel(sources, out, settings_json, from_landmarks, workers):
+        items.append(item)
+        write_tables(out, items)  # after every input: a killed batch keeps what it finished
+        if on_item:
+            on_item(item, len(items), len(sources))
+    return items
+
+
+def _run_parallel(sources, out, settings_json, from_landmarks, workers) -> Iterator[BatchItem]:
+    if workers <= 1:
+        for source in sources:
+            yield process_one(str(source), str(out), settings_json, from_landmarks)
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        pending: set[Future] = {
+            pool.submit(process_one, str(s), str(out), settings_json, from_landmarks)
+            for s in sources
+        }
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+
+
+def write_tables(out: Path, items: list[BatchItem]) -> None:
+    """status.csv (every input) and exchanges.csv/.parquet (every exchange), atomically."""
+    status = pd.DataFrame([asdict(i) for i in items])
+    write_text_atomic(out / "status.csv", status.to_csv(index=False))
+    frames = []
+    for item in items:
+        report = Path(item.output) / "exchanges.csv" if item.output else None
+        if item.status in ("done", "skipped") and report is not None and report.is_file():
+            frame = pd.read_csv(report)
+            frame.insert(0, "input", item.source)
+            frames.append(frame)
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["input"])
+    write_text_atomic(out / "exchanges.csv", table.to_csv(index=False))
+    tmp = out / f".exchanges.parquet.{os.getpid()}.tmp"
+    table.to_parquet(tmp, index=False)
+    os.replace(tmp, out / "exchanges.parquet")
