@@ -115,24 +115,41 @@ def _striding(k: TrackKinematics, frames: np.ndarray) -> bool:
     return bool(np.nanstd(stride / k.body_height_px[around]) >= 0.12)
 
 
+def steps_per_second(k: TrackKinematics, frames: np.ndarray) -> float:
+    """Cadence from the legs: each step swaps which ankle is in front."""
+    stride = k.point("left_ankle")[frames, 0] - k.point("right_ankle")[frames, 0]
+    ok = np.isfinite(stride)
+    if ok.sum() < 4:
+        return float("nan")
+    centred = stride[ok] - np.median(stride[ok])
+    crossings = np.count_nonzero(np.diff(np.sign(centred)) != 0)
+    duration = float(np.ptp(k.times[frames][ok])) or 1.0
+    return crossings / duration
+
+
 def camera_follows(a: TrackKinematics, b: TrackKinematics, frames: np.ndarray) -> bool:
-    """Both runners stride like runners but barely cross the image: a panning camera.
+    """The camera pans with the runners: they stride at a pace that would carry them across
+    the image far faster than they cross it (a step is about a body height at speed).
 
     Image motion then no longer measures speed, so speeds and positions are withheld.
     """
-
-    def image_speed(k: TrackKinematics) -> float:
-        hip = k.hip_mid()[frames]
-        dt = float(np.ptp(k.times[frames])) or 1.0
-        return (
-            float(np.nanmax(np.abs(hip[:, 0])) - np.nanmin(np.abs(hip[:, 0])))
-            / dt
-            / float(np.nanmedian(k.body_height_px[frames]))
-        )
-
     if not (a.side_on and b.side_on):  # end-on runners barely cross the image anyway
         return False
-    return all(_striding(k, frames) and image_speed(k) < 1.0 for k in (a, b))
+
+    def crossing_speed(k: TrackKinematics) -> float:
+        hip = k.hip_mid()[frames, 0]
+        ok = np.isfinite(hip)
+        if ok.sum() < 2:
+            return float("inf")
+        dt = float(np.ptp(k.times[frames][ok])) or 1.0
+        travel = abs(float(hip[ok][-1] - hip[ok][0]))
+        return travel / dt / float(np.nanmedian(k.body_height_px[frames]))
+
+    if all(_striding(k, frames) and crossing_speed(k) < 1.0 for k in (a, b)):
+        return True  # both stride like runners and neither crosses the image
+    # at speed a step is ~1.1 body heights: a fixed camera sees the hips cross accordingly
+    cadence = steps_per_second(a, frames)
+    return bool(np.isfinite(cadence) and cadence >= 2.5 and crossing_speed(a) < 0.45 * cadence)
 
 
 def _running(k: TrackKinematics, frames: np.ndarray, settings: ExchangeSettings) -> bool:

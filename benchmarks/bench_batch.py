@@ -1,0 +1,85 @@
+"""Batch speed: 1 worker against 2, and end-to-end analyze against the raw landmarker.
+
+Makes N distinct short clips from a source video (different start frames, so content hashes
+and the landmark cache do not short-cut anything), then times ``run_batch`` with 1 and with 2
+workers on fresh output folders, and reports peak memory of the worker processes. Run::
+
+    .venv/bin/python benchmarks/bench_batch.py ../shared/data/sports2d_demo.mp4
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+
+from handoff_cv.batch import run_batch
+from handoff_cv.video import iter_frames
+
+
+def make_clips(source: str, folder: Path, n: int, frames_per_clip: int) -> list[Path]:
+    frames = [f.image for f in iter_frames(source)]
+    clips = []
+    for i in range(n):
+        start = (i * 7) % max(len(frames) - frames_per_clip, 1)
+        path = folder / f"clip{i}.mp4"
+        with av.open(str(path), "w") as container:
+            stream = container.add_stream("libx264", rate=30, options={"preset": "veryfast"})
+            h, w = frames[0].shape[:2]
+            stream.width, stream.height, stream.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
+            for image in frames[start : start + frames_per_clip]:
+                frame = av.VideoFrame.from_ndarray(
+                    np.ascontiguousarray(image[: stream.height, : stream.width]), format="rgb24"
+                )
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        clips.append(path)
+    return clips
+
+
+def timed_batch(clips: list[Path], out: Path, workers: int) -> float:
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    items = run_batch([str(c) for c in clips], out, workers=workers)
+    elapsed = time.perf_counter() - started
+    failed = [i for i in items if i.status != "done"]
+    if failed:
+        raise SystemExit(f"batch failed: {failed[0].reason}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("video")
+    parser.add_argument("--clips", type=int, default=8)
+    parser.add_argument("--frames", type=int, default=90)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-batch-"))
+    try:
+        clips = make_clips(args.video, work, args.clips, args.frames)
+        one = timed_batch(clips, work / "out1", 1)
+        two = timed_batch(clips, work / "out2", 2)
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        own_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        frames = args.clips * args.frames
+        print(f"{args.clips} clips x {args.frames} frames of {args.video}, {os.cpu_count()} cores")
+        print("| run | wall time (s) | frames/s | speed-up |")
+        print("| --- | ---: | ---: | ---: |")
+        print(f"| batch, 1 worker | {one:.1f} | {frames / one:.1f} | 1.00 |")
+        print(f"| batch, 2 workers | {two:.1f} | {frames / two:.1f} | {one / two:.2f} |")
+        print(f"peak memory: worker process {peak_mb:.0f} MB, main process {own_mb:.0f} MB")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
