@@ -25,20 +25,27 @@ from handoff_cv.video import iter_frames
 
 
 def make_clips(source: str, folder: Path, n: int, frames_per_clip: int) -> list[Path]:
-    frames = [f.image for f in iter_frames(source)]
+    """Write n clips from different start frames, streaming (no frame kept in memory)."""
     clips = []
     for i in range(n):
-        start = (i * 7) % max(len(frames) - frames_per_clip, 1)
+        start = i * 7
         path = folder / f"clip{i}.mp4"
         with av.open(str(path), "w") as container:
-            stream = container.add_stream("libx264", rate=30, options={"preset": "veryfast"})
-            h, w = frames[0].shape[:2]
-            stream.width, stream.height, stream.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
-            for image in frames[start : start + frames_per_clip]:
-                frame = av.VideoFrame.from_ndarray(
-                    np.ascontiguousarray(image[: stream.height, : stream.width]), format="rgb24"
-                )
-                for packet in stream.encode(frame):
+            stream = None
+            for frame in iter_frames(source):
+                if frame.index < start:
+                    continue
+                if frame.index >= start + frames_per_clip:
+                    break
+                image = frame.image
+                if stream is None:
+                    h, w = image.shape[:2]
+                    stream = container.add_stream(
+                        "libx264", rate=30, options={"preset": "veryfast"}
+                    )
+                    stream.width, stream.height, stream.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
+                cropped = np.ascontiguousarray(image[: stream.height, : stream.width])
+                for packet in stream.encode(av.VideoFrame.from_ndarray(cropped, format="rgb24")):
                     container.mux(packet)
             for packet in stream.encode():
                 container.mux(packet)
