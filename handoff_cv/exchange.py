@@ -299,7 +299,8 @@ def analyse_candidate(
     before = slice(max(c0 - pad, 0), c0 + 1)
     after = slice(c1, min(c1 + pad + 1, len(t)))
     scale = (a.body_height_px + b.body_height_px) / 2
-    rel_speed = np.linalg.norm(np.gradient(a.hand(ha) - b.hand(hb), t, axis=0), axis=1) / scale
+    rel = a.hand(ha, fine=True) - b.hand(hb, fine=True)
+    rel_speed = np.linalg.norm(np.gradient(rel, t, axis=0), axis=1) / scale
     coupled = _coupled_run(t, rel_speed, d, lo, hi, settings.coupled_speed)
     if coupled is not None:
         contact_s, release_s, conf = coupled

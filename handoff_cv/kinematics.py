@@ -60,6 +60,7 @@ class TrackKinematics:
     times: np.ndarray
     raw_xy: np.ndarray  # (n, 33, 2) as tracked (after identity repair)
     xy: np.ndarray  # (n, 33, 2) cleaned, filtered, sides consistent
+    fine_xy: np.ndarray  # (n, 33, 2) the same, filtered less (for timing hand contact)
     z: np.ndarray  # (n, 33)
     visibility: np.ndarray  # (n, 33)
     observed: np.ndarray  # (n,) bool: a pose was tracked in this frame
@@ -80,9 +81,11 @@ class TrackKinematics:
     def point(self, name: str) -> np.ndarray:
         return self.xy[:, _I[name]]
 
-    def hand(self, side: str) -> np.ndarray:
-        """Hand point (between wrist and index knuckle), (n, 2) pixels."""
-        return (self.xy[:, _I[f"{side}_wrist"]] + self.xy[:, _I[f"{side}_index"]]) / 2
+    def hand(self, side: str, fine: bool = False) -> np.ndarray:
+        """Hand point (between wrist and index knuckle), (n, 2) pixels; ``fine`` uses the
+        lightly filtered landmarks kept for timing."""
+        xy = self.fine_xy if fine else self.xy
+        return (xy[:, _I[f"{side}_wrist"]] + xy[:, _I[f"{side}_index"]]) / 2
 
     def hip_mid(self) -> np.ndarray:
         return (self.point("left_hip") + self.point("right_hip")) / 2
@@ -526,6 +529,7 @@ def _track_kinematics(table, filtering, exchange, calibration) -> list[TrackKine
             times=times,
             raw_xy=a["xy"],
             xy=smooth,
+            fine_xy=lowpass(xy, fps, filtering.contact_cutoff_hz),
             z=z_sided,
             visibility=vis,
             observed=observed,

@@ -165,6 +165,14 @@ class FilterSettings(Section):
         "0.8 x the Nyquist frequency of the real frame rate, so slow motion is handled.",
     )
 
+    contact_cutoff_hz: float = Field(
+        20.0,
+        gt=0,
+        description="Low-pass cut-off (Hz) for the hands when timing contact and "
+        "release: higher than cutoff_hz so high frame rates keep their timing precision "
+        "(capped by the frame rate like cutoff_hz).",
+    )
+
 
 class CalibrationSettings(Section):
     """Where the exchange zone is in the image, for metres on the track."""
