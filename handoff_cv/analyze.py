@@ -112,9 +112,16 @@ def write_analysis_outputs(
     out: Path,
     extra_files: dict[str, Any] | None = None,
     run_extra: dict[str, Any] | None = None,
+    video: Path | None = None,
 ) -> Path:
-    """Write exchanges.json, exchanges.csv, kinematics.parquet (+ landmarks) atomically."""
+    """Write exchanges.json/.csv, kinematics.parquet, report.html, plots/ (+ extra files)
+    atomically; ``video`` adds key frames to the report."""
+    from handoff_cv.outputs import write_text_atomic
+    from handoff_cv.report import render_html, write_charts
+
     with staged_output(out) as staging:
+        write_text_atomic(staging / "report.html", render_html(result, settings, video))
+        write_charts(result, settings, staging / "plots")
         write_json_atomic(staging / "exchanges.json", result.report_json(settings))
         frame = result.exchanges_frame()
         frame.to_csv(staging / "exchanges.csv", index=False)

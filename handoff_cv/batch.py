@@ -140,7 +140,9 @@ def process_one(source: str, out: str, settings_json: str, from_landmarks: bool)
         result = analyze_landmarks(table, settings, clip=path.name if path.is_dir() else path.stem)
         result.source = {"input": str(path)}
         batch_record = {"content_sha256": key, "settings_sha256": settings_key}
-        write_analysis_outputs(result, settings, folder, run_extra={"batch": batch_record})
+        video = None if from_landmarks else path
+        write_analysis_outputs(result, settings, folder, run_extra={"batch": batch_record},
+                               video=video)  # fmt: skip
         item.status, item.exchanges = "done", len(result.exchanges)
     except HandoffError as exc:
         item.status, item.reason = "failed", exc.one_line()

@@ -200,7 +200,8 @@ def analyze(
         meta = {"video": str(source), "width": info.width, "height": info.height,
                 "fps": info.fps, "slowmo_factor": settings.video.slowmo_factor}  # fmt: skip
         extra["landmarks.parquet"] = lambda p: write_parquet(tracked.landmarks, p, meta)
-    write_analysis_outputs(result, settings, output, extra)
+    video = None if from_landmarks else source
+    write_analysis_outputs(result, settings, output, extra, video=video)
     if not result.exchanges:
         out.print(f"{result.clip}: no baton exchange found. Check that both runners are in view "
                   f"at the pass. -> {output}", highlight=False, soft_wrap=True)  # fmt: skip

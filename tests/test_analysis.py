@@ -180,3 +180,58 @@ def test_left_right_swaps_are_undone():
     fixed, flags = consistent_sides(swapped, swapped_z, right_near=True)
     assert np.allclose(fixed, xy)
     assert flags[10:14, 0].all() and not flags[:10, 0].any()
+
+
+def test_report_page_charts_and_cues(tmp_path):
+    from handoff_cv.coaching import cues_for, go_mark_shift_m
+
+    spec = ExchangeSpec(go_mark_m=12.6, passing_hand="right", receiving_hand="right",
+                        pass_style="visual")  # fmt: skip
+    sim = simulate(Scenario(name="rr", exchanges=[spec]))
+    case = Case("rr", Scenario(name="rr", exchanges=[spec]), Corruption(), "clean")
+    folder = write_case(case, tmp_path / "rr")
+    out = tmp_path / "out"
+    zone = [str(v) for c in sim.labels.zone.image_corners_px for v in c]
+    result = runner.invoke(app, ["analyze", "--from-landmarks", str(folder), "-o", str(out),
+                                 "--calibration-zone-corners", ",".join(zone)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    html = (out / "report.html").read_text()
+    assert "SAME-HAND RISK" in html and "practise blind passes" in html
+    assert html.count("data:image/png;base64,") == 3  # speeds, hands, baton in the zone
+    assert "http://" not in html and "https://" not in html  # self-contained, offline
+    assert {p.name for p in (out / "plots").iterdir()} >= {"exchange0_speeds.png",
+                                                            "exchange0_speeds.svg"}  # fmt: skip
+    report = analysed(sim)[0].exchanges[0]
+    cues = cues_for(report)
+    assert cues[0].text.startswith("Same-hand pass") and "receiving hand right" in cues[0].cites
+    late = report.model_copy(
+        update={
+            "speed_match": "too_late",
+            "incoming_speed_mps": 10.0,
+            "outgoing_speed_mps": 7.0,
+            "outgoing_acceleration_mps2": 4.0,
+        }
+    )
+    shift = go_mark_shift_m(late)
+    assert shift == pytest.approx(10.0 * (0.9 * 10.0 - 7.0) / 4.0, abs=0.05)
+    assert any("further back" in c.text and "7.0 m/s" in c.cites for c in cues_for(late))
+
+
+def test_key_frames_are_cropped_from_the_video(tmp_path):
+    import cv2
+
+    from handoff_cv.report import key_frames
+    from tests.conftest import write_video
+
+    sim = simulate(Scenario(exchanges=[ExchangeSpec(go_mark_m=12.6)], camera=CameraSpec(fps=25)))
+    frames = []
+    for f in range(sim.labels.frame_count):
+        image = np.zeros((sim.labels.height, sim.labels.width, 3), np.uint8)
+        for x, y in sim.landmarks[sim.landmarks.frame == f][["x_px", "y_px"]].to_numpy():
+            cv2.circle(image, (int(x), int(y)), 3, (255, 255, 255), -1)
+        frames.append(image)
+    video = write_video(tmp_path / "sim.mp4", frames, fps=25)
+    result = analyze_landmarks(sim.landmarks, calibrated(sim))
+    crops = key_frames(video, result.exchanges[0], result)
+    assert [c["name"] for c in crops] == ["contact", "transfer", "release"]
+    assert all(len(c["data"]) > 100 for c in crops)

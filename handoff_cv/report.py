@@ -1,0 +1,195 @@
+"""Report stage: an analysis in, a self-contained offline HTML page and chart files out.
+
+Nothing here decides anything: verdicts come from the exchange stage, cues from
+:mod:`handoff_cv.coaching`. Charts are embedded as PNG; key frames (from the video, when
+there is one) as JPEG crops around the hands.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import jinja2
+import numpy as np
+
+from handoff_cv import __version__, plots
+from handoff_cv.analyze import NO_EXCHANGE_MESSAGE, AnalysisResult
+from handoff_cv.coaching import cues_for
+from handoff_cv.exchange import ExchangeReport
+from handoff_cv.exchange_rules import ZONE_LENGTH_M
+from handoff_cv.settings import Settings
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("handoff_cv", "templates"),
+    autoescape=jinja2.select_autoescape(["html", "j2"]),
+)
+
+
+@dataclass
+class Chart:
+    name: str
+    figure: Any
+
+
+def charts_for(result: AnalysisResult, ex: ExchangeReport, settings: Settings) -> list[Chart]:
+    charts = [
+        Chart("speeds", plots.speed_figure(result.kinematics, ex)),
+        Chart("hands", plots.hand_distance_figure(result.kinematics, ex)),
+    ]
+    if not ex.units_estimated and ex.baton_contact_position_m is not None:
+        zone = ZONE_LENGTH_M[settings.calibration.relay]
+        charts.append(Chart("baton", plots.baton_figure(result.kinematics, ex, zone)))
+    return charts
+
+
+def write_charts(result: AnalysisResult, settings: Settings, folder: Path) -> list[Path]:
+    """Every exchange's charts as PNG and SVG files in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ex in result.exchanges:
+        for chart in charts_for(result, ex, settings):
+            stem = folder / f"exchange{ex.exchange_id}_{chart.name}"
+            chart.figure.savefig(stem.with_suffix(".svg"))
+            paths += [stem.with_suffix(".svg"), plots.save(chart.figure, stem.with_suffix(".png"))]
+    return paths
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plots.plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _rows(ex: ExchangeReport) -> list[tuple[str, str]]:
+    est = " (estimate)" if ex.units_estimated else ""
+
+    def f(value, unit: str, digits: int = 2) -> str:
+        return "–" if value is None else f"{value:.{digits}f} {unit}".strip()
+
+    def conf(value) -> str:
+        return "" if value is None else f" · confidence {value:.2f}"
+
+    return [
+        ("hands", f"{ex.passing_hand} → {ex.receiving_hand}{conf(ex.hands_confidence)}"),
+        ("roles", f"incoming id {ex.incoming_track_id}, outgoing id {ex.outgoing_track_id}"),
+        (
+            "contact start",
+            f"{f(ex.contact_start_s, 's')} (frame {ex.contact_start_frame})"
+            f"{conf(ex.contact_confidence)}",
+        ),
+        ("transfer", f"{f(ex.transfer_s, 's')} (frame {ex.transfer_frame})"),
+        (
+            "release",
+            f"{f(ex.release_s, 's')} (frame {ex.release_frame}){conf(ex.release_confidence)}",
+        ),
+        (
+            "speeds at transfer",
+            f"incoming {f(ex.incoming_speed_mps, 'm/s')}, outgoing "
+            f"{f(ex.outgoing_speed_mps, 'm/s')}{est}",
+        ),
+        ("speed ratio", f(ex.speed_ratio, "")),
+        ("speed matching", ex.speed_match or "–"),
+        (
+            "incoming deceleration / outgoing acceleration",
+            f"{f(ex.incoming_deceleration_mps2, 'm/s²')} / "
+            f"{f(ex.outgoing_acceleration_mps2, 'm/s²')}",
+        ),
+        ("free distance", f(ex.free_distance_m, "m") + est),
+        (
+            "baton at contact / release",
+            f"{f(ex.baton_contact_position_m, 'm')} / "
+            f"{f(ex.baton_release_position_m, 'm')} from the zone start",
+        ),
+        ("legal", "–" if ex.legal is None else ("yes" if ex.legal else "NO")),
+        ("baton time through the zone", f(ex.baton_zone_time_s, "s")),
+        ("pass", f"{ex.pass_style or '–'}, {ex.pass_type or '–'}"),
+        (
+            "receiving arm",
+            f"elbow {f(ex.receiver_elbow_angle_deg, '°', 0)}, hand height "
+            f"{f(ex.receiver_hand_height, '', 2)} (0 hips, 1 shoulders)",
+        ),
+        (
+            "hand switch after the pass",
+            "–"
+            if ex.receiver_hand_switch is None
+            else ("yes" if ex.receiver_hand_switch else "no"),
+        ),
+    ]
+
+
+def key_frames(video: Path, ex: ExchangeReport, result: AnalysisResult) -> list[dict]:
+    """JPEG crops around the two runners at contact, transfer and release."""
+    from handoff_cv.video import iter_frames
+
+    wanted = {
+        ex.contact_start_frame: "contact",
+        ex.transfer_frame: "transfer",
+        ex.release_frame: "release",
+    }
+    wanted = {k: v for k, v in wanted.items() if k is not None}
+    if not wanted:
+        return []
+    table = result.landmarks
+    out = []
+    for frame in iter_frames(video):
+        if frame.index > max(wanted):
+            break
+        if frame.index not in wanted:
+            continue
+        rows = table[
+            (table.frame == frame.index)
+            & table.track_id.isin([ex.incoming_track_id, ex.outgoing_track_id])
+        ]
+        if rows.empty:
+            continue
+        x0, x1 = rows.x_px.min(), rows.x_px.max()
+        y0, y1 = rows.y_px.min(), rows.y_px.max()
+        pad = 0.15 * (y1 - y0)
+        h, w = frame.image.shape[:2]
+        crop = frame.image[
+            int(max(y0 - pad, 0)) : int(min(y1 + pad, h)),
+            int(max(x0 - pad, 0)) : int(min(x1 + pad, w)),
+        ]
+        ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2BGR))
+        if ok:
+            out.append(
+                {
+                    "name": wanted[frame.index],
+                    "frame": frame.index,
+                    "data": base64.b64encode(jpeg.tobytes()).decode(),
+                }
+            )
+    return out
+
+
+def render_html(result: AnalysisResult, settings: Settings, video: Path | None = None) -> str:
+    """The self-contained report page for one clip."""
+    items = []
+    for ex in result.exchanges:
+        items.append(
+            {
+                "report": ex,
+                "cues": cues_for(ex, settings.calibration.relay),
+                "rows": _rows(ex),
+                "charts": [
+                    {"name": c.name, "data": _png(c.figure)}
+                    for c in charts_for(result, ex, settings)
+                ],
+                "frames": key_frames(video, ex, result) if video is not None else [],
+            }
+        )
+    units = "calibrated zone" if settings.calibration.zone_corners else "estimated from stature"
+    return _ENV.get_template("report.html.j2").render(
+        clip=result.clip,
+        source=next(iter(result.source.values()), result.clip),
+        exchanges=items,
+        units=units,
+        version=__version__,
+        message=NO_EXCHANGE_MESSAGE,
+    )
