@@ -220,9 +220,14 @@ def write_tables(out: Path, items: list[BatchItem]) -> None:
         if item.status in ("done", "skipped") and report is not None and report.is_file():
             frame = pd.read_csv(report)
             frame.insert(0, "input", item.source)
+            frame.insert(1, "output", item.output)
             frames.append(frame)
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["input"])
     write_text_atomic(out / "exchanges.csv", table.to_csv(index=False))
     tmp = out / f".exchanges.parquet.{os.getpid()}.tmp"
     table.to_parquet(tmp, index=False)
     os.replace(tmp, out / "exchanges.parquet")
+    from handoff_cv.report import render_summary
+
+    failed = sum(i.status == "failed" for i in items)
+    write_text_atomic(out / "summary.html", render_summary(table, out, len(items), failed))

@@ -16,6 +16,7 @@ from typing import Any
 import cv2
 import jinja2
 import numpy as np
+import pandas as pd
 
 from handoff_cv import __version__, plots
 from handoff_cv.analyze import NO_EXCHANGE_MESSAGE, AnalysisResult
@@ -166,6 +167,66 @@ def key_frames(video: Path, ex: ExchangeReport, result: AnalysisResult) -> list[
                 }
             )
     return out
+
+
+SUMMARY_COLUMNS = [
+    ("input", "input", "text"),
+    ("exchange_id", "#", "number"),
+    ("transfer_s", "transfer (s)", "number"),
+    ("runners", "runner pair", "text"),
+    ("hands", "hands", "text"),
+    ("speed_match", "speed matching", "text"),
+    ("speed_ratio", "speed ratio", "number"),
+    ("legal", "legal", "text"),
+    ("verdict", "verdict", "text"),
+    ("report", "report", "text"),
+]
+SUMMARY_FILTERS = [("runners", "Runner pair"), ("hands", "Hands"), ("speed_match", "Verdict")]
+
+
+def render_summary(exchanges: pd.DataFrame, out: Path, inputs: int, failed: int) -> str:
+    """The batch page: every exchange in a sortable table with filters and report links."""
+    rows = []
+    for _, e in exchanges.iterrows():
+        folder = Path(str(e.get("output", "")))
+        legal, same = e.get("legal"), e.get("same_hand")
+        illegal = bool(pd.notna(legal) and not bool(legal))
+        passing, receiving = str(e.get("passing_hand", "?")), str(e.get("receiving_hand", "?"))
+        rows.append(
+            {
+                "input": Path(str(e["input"])).name,
+                "exchange_id": e.get("exchange_id", ""),
+                "transfer_s": f"{e['transfer_s']:.2f}" if pd.notna(e.get("transfer_s")) else "",
+                "runners": f"{e.get('incoming_track_id', '?')}→{e.get('outgoing_track_id', '?')}",
+                "hands": f"{passing[:1].upper()}→{receiving[:1].upper()}",
+                "speed_match": e.get("speed_match") if pd.notna(e.get("speed_match")) else "",
+                "speed_ratio": f"{e['speed_ratio']:.2f}" if pd.notna(e.get("speed_ratio")) else "",
+                "legal": "" if pd.isna(legal) else ("yes" if bool(legal) else "NO"),
+                "verdict": e.get("verdict", ""),
+                "risk": bool(pd.notna(same) and bool(same)) or illegal,
+                "report": f"{folder.relative_to(out)}/report.html"
+                if folder.is_relative_to(out)
+                else "",
+            }
+        )
+    columns = [{"key": k, "label": label, "type": t} for k, label, t in SUMMARY_COLUMNS]
+    keys = [c["key"] for c in columns]
+    filters = [
+        {
+            "label": label,
+            "column": keys.index(key),
+            "options": sorted({str(r[key]) for r in rows if r[key] != ""}),
+        }
+        for key, label in SUMMARY_FILTERS
+    ]
+    return _ENV.get_template("summary.html.j2").render(
+        rows=rows,
+        columns=columns,
+        filters=filters,
+        inputs=inputs,
+        failed=failed,
+        version=__version__,
+    )
 
 
 def render_html(result: AnalysisResult, settings: Settings, video: Path | None = None) -> str:

@@ -42,6 +42,14 @@ def test_batch_analyses_everything_and_resumes(cases, tmp_path):
     table = pd.read_parquet(out / "exchanges.parquet")
     assert len(table) == 4 and set(table.passing_hand) == {"right", "left"}
     assert pd.read_csv(out / "exchanges.csv").shape[0] == 4
+    summary = (out / "summary.html").read_text()
+    assert summary.count("<tr>") == 5 and "Runner pair" in summary  # header + 4 exchanges
+    links = [
+        line.split('href="')[1].split('"')[0] for line in summary.splitlines() if "href=" in line
+    ]
+    assert len(links) == 4 and all((out / link).is_file() for link in links)
+    assert "SAME-HAND RISK" in summary
+    assert "<option>R→L</option>" in summary and "<option>R→R</option>" in summary  # filters
     again = run_batch([str(cases)], out, workers=2, from_landmarks=True)
     assert [i.status for i in again] == ["skipped"] * 4
     assert len(pd.read_parquet(out / "exchanges.parquet")) == 4  # skipped ones still listed
