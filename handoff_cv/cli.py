@@ -171,6 +171,9 @@ def analyze(
             "simulator: re-analyse with other settings without pose inference.",
         ),
     ] = False,
+    no_video: Annotated[
+        bool, typer.Option("--no-video", help="Do not write the annotated video.")
+    ] = False,
 ) -> None:
     """Find every baton exchange and report hands, transfer, speeds and verdicts.
 
@@ -200,6 +203,10 @@ def analyze(
         meta = {"video": str(source), "width": info.width, "height": info.height,
                 "fps": info.fps, "slowmo_factor": settings.video.slowmo_factor}  # fmt: skip
         extra["landmarks.parquet"] = lambda p: write_parquet(tracked.landmarks, p, meta)
+        if not no_video:
+            from handoff_cv.annotate import write_annotated_video
+
+            extra["annotated.mp4"] = lambda p: write_annotated_video(source, result, settings, p)
     video = None if from_landmarks else source
     write_analysis_outputs(result, settings, output, extra, video=video)
     if not result.exchanges:

@@ -217,10 +217,11 @@ def test_report_page_charts_and_cues(tmp_path):
     assert any("further back" in c.text and "7.0 m/s" in c.cites for c in cues_for(late))
 
 
-def test_key_frames_are_cropped_from_the_video(tmp_path):
+@pytest.fixture(scope="module")
+def dotted_video(tmp_path_factory):
+    """A simulated exchange drawn as dots into an MP4, with its analysis."""
     import cv2
 
-    from handoff_cv.report import key_frames
     from tests.conftest import write_video
 
     sim = simulate(Scenario(exchanges=[ExchangeSpec(go_mark_m=12.6)], camera=CameraSpec(fps=25)))
@@ -230,8 +231,40 @@ def test_key_frames_are_cropped_from_the_video(tmp_path):
         for x, y in sim.landmarks[sim.landmarks.frame == f][["x_px", "y_px"]].to_numpy():
             cv2.circle(image, (int(x), int(y)), 3, (255, 255, 255), -1)
         frames.append(image)
-    video = write_video(tmp_path / "sim.mp4", frames, fps=25)
-    result = analyze_landmarks(sim.landmarks, calibrated(sim))
+    video = write_video(tmp_path_factory.mktemp("v") / "sim.mp4", frames, fps=25)
+    return sim, video, analyze_landmarks(sim.landmarks, calibrated(sim))
+
+
+def test_annotated_video_is_h264_with_a_slow_motion_replay(dotted_video, tmp_path):
+    import av
+
+    from handoff_cv.annotate import REPLAY_SLOWDOWN, write_annotated_video
+
+    sim, video, result = dotted_video
+    out = write_annotated_video(video, result, calibrated(sim), tmp_path / "annotated.mp4")
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    replay = len(frames) - sim.labels.frame_count
+    assert replay > 0 and replay % REPLAY_SLOWDOWN == 0
+    transfer = sim.labels.exchanges[0].transfer_frame
+    original = next(iter_dots(video, transfer))
+    assert np.abs(frames[transfer].astype(int) - original.astype(int)).sum() > 1000  # drawn on
+
+
+def iter_dots(video, index):
+    from handoff_cv.video import iter_frames
+
+    for frame in iter_frames(video):
+        if frame.index == index:
+            yield frame.image
+
+
+def test_key_frames_are_cropped_from_the_video(dotted_video):
+    from handoff_cv.report import key_frames
+
+    _sim, video, result = dotted_video
     crops = key_frames(video, result.exchanges[0], result)
     assert [c["name"] for c in crops] == ["contact", "transfer", "release"]
     assert all(len(c["data"]) > 100 for c in crops)
