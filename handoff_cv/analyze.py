@@ -120,7 +120,9 @@ def write_analysis_outputs(
     from handoff_cv.report import render_html, write_charts
 
     with staged_output(out) as staging:
-        write_text_atomic(staging / "report.html", render_html(result, settings, video))
+        annotated = "annotated.mp4" if "annotated.mp4" in (extra_files or {}) else None
+        page = render_html(result, settings, video, annotated_video=annotated)
+        write_text_atomic(staging / "report.html", page)
         write_charts(result, settings, staging / "plots")
         write_json_atomic(staging / "exchanges.json", result.report_json(settings))
         frame = result.exchanges_frame()

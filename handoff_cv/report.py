@@ -229,8 +229,14 @@ def render_summary(exchanges: pd.DataFrame, out: Path, inputs: int, failed: int)
     )
 
 
-def render_html(result: AnalysisResult, settings: Settings, video: Path | None = None) -> str:
-    """The self-contained report page for one clip."""
+def render_html(
+    result: AnalysisResult,
+    settings: Settings,
+    video: Path | None = None,
+    annotated_video: str | None = None,
+) -> str:
+    """The self-contained report page for one clip (``annotated_video``: a file name next to
+    the page to show in a video player)."""
     items = []
     for ex in result.exchanges:
         items.append(
@@ -253,4 +259,5 @@ def render_html(result: AnalysisResult, settings: Settings, video: Path | None =
         units=units,
         version=__version__,
         message=NO_EXCHANGE_MESSAGE,
+        annotated_video=annotated_video,
     )

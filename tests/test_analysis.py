@@ -268,3 +268,17 @@ def test_key_frames_are_cropped_from_the_video(dotted_video):
     crops = key_frames(video, result.exchanges[0], result)
     assert [c["name"] for c in crops] == ["contact", "transfer", "release"]
     assert all(len(c["data"]) > 100 for c in crops)
+
+
+def test_outputs_from_a_video_embed_the_annotated_player(dotted_video, tmp_path):
+    from handoff_cv.analyze import write_analysis_outputs
+    from handoff_cv.annotate import write_annotated_video
+
+    sim, video, result = dotted_video
+    settings = calibrated(sim)
+    extra = {"annotated.mp4": lambda p: write_annotated_video(video, result, settings, p)}
+    out = write_analysis_outputs(result, settings, tmp_path / "out", extra, video=video)
+    html = (out / "report.html").read_text()
+    assert '<video controls preload="metadata"' in html and 'src="annotated.mp4"' in html
+    assert (out / "annotated.mp4").stat().st_size > 1000
+    assert html.count("data:image/jpeg;base64,") == 3  # key frames
