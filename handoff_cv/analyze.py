@@ -117,13 +117,14 @@ def write_analysis_outputs(
     """Write exchanges.json/.csv, kinematics.parquet, report.html, plots/ (+ extra files)
     atomically; ``video`` adds key frames to the report."""
     from handoff_cv.outputs import write_text_atomic
-    from handoff_cv.report import render_html, write_charts
+    from handoff_cv.report import render_charts, render_html, write_charts
 
     with staged_output(out) as staging:
         annotated = "annotated.mp4" if "annotated.mp4" in (extra_files or {}) else None
-        page = render_html(result, settings, video, annotated_video=annotated)
+        charts = render_charts(result, settings)
+        page = render_html(result, settings, video, annotated_video=annotated, charts=charts)
         write_text_atomic(staging / "report.html", page)
-        write_charts(result, settings, staging / "plots")
+        write_charts(charts, staging / "plots")
         write_json_atomic(staging / "exchanges.json", result.report_json(settings))
         frame = result.exchanges_frame()
         frame.to_csv(staging / "exchanges.csv", index=False)

@@ -13,6 +13,16 @@ from handoff_cv.exchange import ExchangeReport
 TARGET_RATIO = 0.9  # outgoing / incoming speed at the pass that coaches aim for
 EXTENDED_ELBOW_DEG = 150.0
 SPRINT_RELAYS = {"4x100", "4x200", "medley"}
+MISMATCH_WORDS = {
+    "too_late": (
+        "The outgoing runner left too late: the incoming runner had to brake before the pass.",
+        "further back",
+    ),
+    "too_early": (
+        "The outgoing runner left too early: the incoming runner could not catch up in time.",
+        "closer",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -59,24 +69,10 @@ def cues_for(report: ExchangeReport, relay: str = "4x100") -> list[Cue]:
         if report.incoming_speed_mps and report.outgoing_speed_mps
         else ""
     )
-    if report.speed_match == "too_late":
-        move = f" Move the go mark about {abs(shift):.1f} m further back." if shift else ""
-        out.append(
-            Cue(
-                "The outgoing runner left too late: the incoming runner had to brake "
-                f"before the pass.{move}",
-                figures or "speed-matching verdict too_late",
-            )
-        )
-    elif report.speed_match == "too_early":
-        move = f" Move the go mark about {abs(shift):.1f} m closer." if shift else ""
-        out.append(
-            Cue(
-                "The outgoing runner left too early: the incoming runner could not catch "
-                f"up in time.{move}",
-                figures or "speed-matching verdict too_early",
-            )
-        )
+    if report.speed_match in MISMATCH_WORDS:
+        what, direction = MISMATCH_WORDS[report.speed_match]
+        move = f" Move the go mark about {abs(shift):.1f} m {direction}." if shift else ""
+        out.append(Cue(what + move, figures or f"speed-matching verdict {report.speed_match}"))
     if report.pass_style == "visual" and relay in SPRINT_RELAYS:
         out.append(
             Cue(

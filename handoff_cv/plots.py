@@ -44,16 +44,8 @@ def speed_figure(kinematics: list[TrackKinematics], ex: ExchangeReport):
     for k, name in ((a, "incoming"), (b, "outgoing")):
         if k is not None:
             ax.plot(k.times, np.abs(k.speed_mps), label=f"{name} runner (id {k.track_id})")
-    _mark_moments(ax, ex)
     unit = "m/s (estimated from stature)" if ex.units_estimated else "m/s"
-    ax.set(
-        xlabel="time (s)",
-        ylabel=f"speed, {unit}",
-        xlim=_window(ex),
-        title=f"Exchange {ex.exchange_id}: speeds",
-    )
-    ax.legend(fontsize=8)
-    return fig
+    return _finish(fig, ax, ex, f"speed, {unit}", "speeds")
 
 
 def hand_distance_figure(kinematics: list[TrackKinematics], ex: ExchangeReport):
@@ -64,15 +56,7 @@ def hand_distance_figure(kinematics: list[TrackKinematics], ex: ExchangeReport):
         scale = (a.body_height_px + b.body_height_px) / 2
         d = np.linalg.norm(a.hand(ex.passing_hand) - b.hand(ex.receiving_hand), axis=1) / scale
         ax.plot(a.times, d, color="k", label=f"{ex.passing_hand} hand to {ex.receiving_hand} hand")
-    _mark_moments(ax, ex)
-    ax.set(
-        xlabel="time (s)",
-        ylabel="hand distance (body heights)",
-        xlim=_window(ex),
-        title=f"Exchange {ex.exchange_id}: passing and receiving hands",
-    )
-    ax.legend(fontsize=8)
-    return fig
+    return _finish(fig, ax, ex, "hand distance (body heights)", "passing and receiving hands")
 
 
 def baton_figure(kinematics: list[TrackKinematics], ex: ExchangeReport, zone_length_m: float):
@@ -90,13 +74,14 @@ def baton_figure(kinematics: list[TrackKinematics], ex: ExchangeReport, zone_len
     for line, name in ((0.0, "zone start"), (zone_length_m, "zone end")):
         ax.axhline(line, color="tab:red", linewidth=0.8)
         ax.text(ax.get_xlim()[0], line, f" {name}", va="bottom", fontsize=8, color="tab:red")
+    return _finish(fig, ax, ex, "metres from the zone start", "baton in the zone")
+
+
+def _finish(fig, ax, ex: ExchangeReport, ylabel: str, title: str):
+    """Moments marked, labels, the time window around the pass, legend."""
     _mark_moments(ax, ex)
-    ax.set(
-        xlabel="time (s)",
-        ylabel="metres from the zone start",
-        xlim=_window(ex),
-        title=f"Exchange {ex.exchange_id}: baton in the zone",
-    )
+    ax.set(xlabel="time (s)", ylabel=ylabel, xlim=_window(ex),
+           title=f"Exchange {ex.exchange_id}: {title}")  # fmt: skip
     ax.legend(fontsize=8)
     return fig
 

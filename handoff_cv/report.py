@@ -48,23 +48,40 @@ def charts_for(result: AnalysisResult, ex: ExchangeReport, settings: Settings) -
     return charts
 
 
-def write_charts(result: AnalysisResult, settings: Settings, folder: Path) -> list[Path]:
-    """Every exchange's charts as PNG and SVG files in ``folder``."""
+@dataclass(frozen=True)
+class RenderedChart:
+    """One chart drawn once, as PNG and SVG bytes."""
+
+    name: str
+    png: bytes
+    svg: bytes
+
+
+def render_charts(result: AnalysisResult, settings: Settings) -> dict[int, list[RenderedChart]]:
+    """Every exchange's charts, by exchange id, each figure drawn once."""
+    out: dict[int, list[RenderedChart]] = {}
+    for ex in result.exchanges:
+        out[ex.exchange_id] = []
+        for chart in charts_for(result, ex, settings):
+            png, svg = io.BytesIO(), io.BytesIO()
+            chart.figure.savefig(png, format="png", dpi=110)
+            chart.figure.savefig(svg, format="svg")
+            plots.plt.close(chart.figure)
+            out[ex.exchange_id].append(RenderedChart(chart.name, png.getvalue(), svg.getvalue()))
+    return out
+
+
+def write_charts(charts: dict[int, list[RenderedChart]], folder: Path) -> list[Path]:
+    """Rendered charts as ``exchangeN_name.png`` and ``.svg`` files in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for ex in result.exchanges:
-        for chart in charts_for(result, ex, settings):
-            stem = folder / f"exchange{ex.exchange_id}_{chart.name}"
-            chart.figure.savefig(stem.with_suffix(".svg"))
-            paths += [stem.with_suffix(".svg"), plots.save(chart.figure, stem.with_suffix(".png"))]
+    for exchange_id, rendered in charts.items():
+        for chart in rendered:
+            stem = folder / f"exchange{exchange_id}_{chart.name}"
+            stem.with_suffix(".png").write_bytes(chart.png)
+            stem.with_suffix(".svg").write_bytes(chart.svg)
+            paths += [stem.with_suffix(".png"), stem.with_suffix(".svg")]
     return paths
-
-
-def _png(fig) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plots.plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def _rows(ex: ExchangeReport) -> list[tuple[str, str]]:
@@ -234,9 +251,11 @@ def render_html(
     settings: Settings,
     video: Path | None = None,
     annotated_video: str | None = None,
+    charts: dict[int, list[RenderedChart]] | None = None,
 ) -> str:
     """The self-contained report page for one clip (``annotated_video``: a file name next to
-    the page to show in a video player)."""
+    the page to show in a video player; ``charts``: already rendered, else drawn here)."""
+    charts = charts if charts is not None else render_charts(result, settings)
     items = []
     for ex in result.exchanges:
         items.append(
@@ -245,8 +264,8 @@ def render_html(
                 "cues": cues_for(ex, settings.calibration.relay),
                 "rows": _rows(ex),
                 "charts": [
-                    {"name": c.name, "data": _png(c.figure)}
-                    for c in charts_for(result, ex, settings)
+                    {"name": c.name, "data": base64.b64encode(c.png).decode()}
+                    for c in charts.get(ex.exchange_id, [])
                 ],
                 "frames": key_frames(video, ex, result) if video is not None else [],
             }

@@ -184,14 +184,13 @@ class Tracker:
 
     def _detect(self, image: np.ndarray) -> list[Pose]:
         self.detections_run += 1
-        roi = self.roi
-        region = Crop(int(roi.x0), int(roi.y0), 0)
-        sub = image[int(roi.y0) : int(roi.y1), int(roi.x0) : int(roi.x1)]
+        x0, y0, x1, y1 = (int(v) for v in self.roi.as_array())
+        sub = image[y0:y1, x0:x1]
         tile = self.settings.detect_tile_px or sub.shape[0]
         found: list[Pose] = []
         for t in square_tiles(sub.shape[1], sub.shape[0], tile):
             for pose in self.backend.detect(t.cut(sub)):
-                found.append(pose.shifted(t.x0 + region.x0, t.y0 + region.y0))
+                found.append(pose.shifted(t.x0 + x0, t.y0 + y0))
         return _suppress_overlaps(found, self.settings.duplicate_distance)
 
     def _detect_and_assign(self, frame: Frame, poses: dict[int, Pose]) -> None:

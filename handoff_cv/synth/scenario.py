@@ -8,7 +8,7 @@ schema, full-frame pixels, visibility from occlusion) and the clip's ground-trut
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -320,8 +320,7 @@ def _baton(ep: Episode, t: float, incoming, outgoing, switch_t) -> tuple[np.ndar
     recv, pss = spec.receiving_hand, spec.passing_hand
     drop_t = m.t_contact + 0.5 * spec.contact_s if spec.dropped else None
     if drop_t is not None and t >= drop_t:
-        start = _hand_point(incoming, pss) if t == drop_t else None
-        return _falling_baton(ep, t, drop_t, start), "none"
+        return _falling_baton(ep, t, drop_t), "none"
     if t < m.t_contact:
         hand, holder = _hand_point(incoming, pss), "incoming"
         forward = (
@@ -343,21 +342,20 @@ def _baton(ep: Episode, t: float, incoming, outgoing, switch_t) -> tuple[np.ndar
     return np.stack([hand - axis * 0.15, hand + axis * 0.15]), holder
 
 
-def _falling_baton(ep: Episode, t: float, drop_t: float, _start) -> np.ndarray:
-    m, spec = ep.motion, ep.spec
+def _falling_baton(ep: Episode, t: float, drop_t: float) -> np.ndarray:
+    m = ep.motion
     at_drop = bodies_at(ep, drop_t - 1e-6)  # baton still in the hands just before the drop
     centre0 = at_drop.baton.mean(axis=0)
     v0 = float(np.interp(drop_t, m.t, m.v_in))
     dt = t - drop_t
     fall = min(dt, np.sqrt(2 * max(centre0[2] - 0.02, 0) / GRAVITY))
     centre = centre0 + np.array([v0 * fall * 0.8, 0.0, -0.5 * GRAVITY * fall**2])
-    del spec
     half = np.array([0.15, 0.0, 0.0])
     return np.stack([centre - half, centre + half])
 
 
 # ---------------------------------------------------------------------- camera
-def make_camera(spec: CameraSpec, look_x: float, zone_length: float) -> PinholeCamera:
+def make_camera(spec: CameraSpec, look_x: float) -> PinholeCamera:
     d, h = spec.distance_m, spec.height_m
     target = np.array([look_x, 0.0, 1.0])
     positions = {
@@ -373,7 +371,6 @@ def make_camera(spec: CameraSpec, look_x: float, zone_length: float) -> PinholeC
                    "end_behind": 2 * np.degrees(np.arctan(4 / d)),
                    "end_front": 2 * np.degrees(np.arctan(4 / d))}  # fmt: skip
     fov = spec.fov_deg or float(np.clip(default_fov[spec.view], 10, 90))
-    del zone_length
     return PinholeCamera.look_at(
         np.array(positions[spec.view], float),
         target,
@@ -385,13 +382,10 @@ def make_camera(spec: CameraSpec, look_x: float, zone_length: float) -> PinholeC
     )
 
 
-def _panned(base: PinholeCamera, follow_x: float, look_x: float) -> PinholeCamera:
-    target = np.array([follow_x, 0.0, 1.0]) + (base.position * [0, 0, 0])
-    forward = target - base.position
-    forward /= np.linalg.norm(forward)
-    del look_x
-    return PinholeCamera(base.position, forward, base.focal_px, base.width, base.height,
-                         base.k1, base.k2)  # fmt: skip
+def _panned(base: PinholeCamera, follow_x: float) -> PinholeCamera:
+    """The same camera turned towards the lane point ``follow_x``."""
+    forward = np.array([follow_x, 0.0, 1.0]) - base.position
+    return replace(base, forward=forward / np.linalg.norm(forward))
 
 
 # -------------------------------------------------------------------- landmarks
@@ -465,7 +459,7 @@ def simulate(scenario: Scenario) -> Simulation:
     look_x = cam_spec.look_at_m
     if look_x is None:
         look_x = float(np.interp(first.motion.t_transfer, first.motion.t, first.motion.x_out))
-    base = make_camera(cam_spec, look_x, zone)
+    base = make_camera(cam_spec, look_x)
     n = int(np.floor(clip_t * cam_spec.fps))
     times = np.arange(n) / cam_spec.fps
     if scenario.frame_time_jitter_s:
@@ -481,7 +475,7 @@ def simulate(scenario: Scenario) -> Simulation:
         if cam_spec.pan:
             mid = (bodies.incoming[23, 0] + bodies.outgoing[23, 0]) / 2
             follow += (mid - follow) * min(1.0, (1 / cam_spec.fps) / 0.3)
-            camera = _panned(base, follow, look_x)
+            camera = _panned(base, follow)
         cameras.append(camera)
         runners = ((ep.incoming_id, bodies.incoming, bodies.outgoing),
                    (ep.outgoing_id, bodies.outgoing, bodies.incoming))  # fmt: skip
