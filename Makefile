@@ -10,7 +10,7 @@ DEMO_OUT ?= out/demo
 $(BIN)/handoff-cv: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,synth]"
 	touch $@
 
 setup: $(BIN)/handoff-cv

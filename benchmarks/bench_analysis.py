@@ -20,9 +20,8 @@ import pandas as pd
 
 from handoff_cv import load_landmarks
 from handoff_cv.analyze import analyze_landmarks
-from handoff_cv.evaluate import compare_clip, format_table, summarise
+from handoff_cv.evaluate import compare_clip, format_table, settings_from_labels, summarise
 from handoff_cv.labels import ClipLabels
-from handoff_cv.settings import Settings
 from handoff_cv.synth.suites import suite_cases, write_case
 
 HERE = Path(__file__).resolve().parent
@@ -33,20 +32,11 @@ HEADLINE = [
 ]  # fmt: skip
 
 
-def settings_for(labels: ClipLabels, calibrated: bool) -> Settings:
-    over: dict = {"calibration.relay": labels.zone.relay}
-    if calibrated and labels.zone.image_corners_px:
-        over["calibration.zone_corners"] = [v for c in labels.zone.image_corners_px for v in c]
-        if labels.zone.corners_x_m is not None:
-            over["calibration.corners_x_m"] = list(labels.zone.corners_x_m)
-    return Settings().with_overrides(over)
-
-
 def score_case(args: tuple[Path, bool]) -> list[dict]:
     folder, calibrated = args
     labels = ClipLabels.load(folder / "labels.json")
     result = analyze_landmarks(
-        load_landmarks(folder), settings_for(labels, calibrated), labels.clip
+        load_landmarks(folder), settings_from_labels(labels, calibrated), labels.clip
     )
     return compare_clip(result.exchanges, labels)
 

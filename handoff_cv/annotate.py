@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
@@ -19,7 +18,7 @@ from handoff_cv.analyze import AnalysisResult, calibration_from
 from handoff_cv.exchange import ExchangeReport
 from handoff_cv.pose import LANDMARK_INDEX as I
 from handoff_cv.settings import Settings
-from handoff_cv.video import iter_frames, probe
+from handoff_cv.video import VideoWriter, even_sized, iter_frames, probe
 
 INCOMING, OUTGOING, OTHER = (230, 60, 50), (40, 120, 230), (150, 150, 150)  # RGB
 BONES = [("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"),
@@ -125,41 +124,16 @@ def write_annotated_video(
     ]
     fps = probe(video).fps
     replay_frames: list[np.ndarray] = []
-    with av.open(str(path), "w", options={"movflags": "+faststart"}) as container:
-        stream = None
+    with VideoWriter(path, fps) as writer:
         for frame in iter_frames(video, slowmo_factor=settings.video.slowmo_factor):
             image = annotator.draw(frame.image, frame.index, frame.time_s)
-            if stream is None:
-                stream = _open_stream(container, image.shape, fps)
-            _encode(container, stream, image)
+            writer.write(image)
             if replay and any(a <= frame.time_s <= b for a, b in windows):
-                replay_frames.append(_even(image))
+                replay_frames.append(even_sized(image))
         for image in replay_frames:
             caption = image.copy()
             cv2.putText(caption, f"replay x1/{REPLAY_SLOWDOWN}", (20, caption.shape[0] - 20),
                         cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2, cv2.LINE_AA)  # fmt: skip
             for _ in range(REPLAY_SLOWDOWN):
-                _encode(container, stream, caption)
-        if stream is not None:
-            for packet in stream.encode():
-                container.mux(packet)
+                writer.write(caption)
     return path
-
-
-def _even(image: np.ndarray) -> np.ndarray:
-    h, w = image.shape[:2]
-    return np.ascontiguousarray(image[: h - h % 2, : w - w % 2])
-
-
-def _open_stream(container, shape, fps: float):
-    rate = max(1, round(fps))
-    stream = container.add_stream("libx264", rate=rate, options={"preset": "veryfast", "crf": "23"})
-    stream.height, stream.width = shape[0] - shape[0] % 2, shape[1] - shape[1] % 2
-    stream.pix_fmt = "yuv420p"
-    return stream
-
-
-def _encode(container, stream, image: np.ndarray) -> None:
-    frame = av.VideoFrame.from_ndarray(_even(image), format="rgb24")
-    for packet in stream.encode(frame):
-        container.mux(packet)

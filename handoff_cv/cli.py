@@ -325,8 +325,15 @@ def synth_clip(
     noise: Annotated[
         str, typer.Option(help="clean, mild, moderate or heavy corruption.")
     ] = "clean",
+    render: Annotated[
+        bool,
+        typer.Option(
+            help="Render a video (video.mp4, needs the [synth] extra) instead of "
+            "writing the landmark table."
+        ),
+    ] = False,
 ) -> None:
-    """Simulate one clip: landmarks.parquet, labels.json and case.json."""
+    """Simulate one clip: landmarks.parquet (or video.mp4), labels.json and case.json."""
     import json
 
     from pydantic import ValidationError
@@ -346,14 +353,33 @@ def synth_clip(
         except (json.JSONDecodeError, ValidationError) as exc:
             raise ConfigError(f"{scenario} is not a valid scenario ({str(exc).splitlines()[0]})",
                               "See handoff_cv.synth.scenario.Scenario") from None  # fmt: skip
-    write_case(Case(spec.name, spec, Corruption.level(noise), noise), output)
+    if render:
+        rendered = _renderer()
+        case = rendered.RenderCase(spec.name, spec, rendered.RenderSpec(seed=spec.seed))
+        rendered.write_rendered_case(case, output)
+    else:
+        write_case(Case(spec.name, spec, Corruption.level(noise), noise), output)
     out.print(f"wrote {output}", highlight=False, soft_wrap=True)
+
+
+def _renderer():
+    """The rendering module, or a one-line error when the [synth] extra is missing."""
+    try:
+        from handoff_cv.synth import rendered
+    except ImportError:
+        raise ConfigError(
+            "the video renderer is not installed",
+            "Install it with: pip install 'handoff-cv[synth]' (torch==2.13.0 and anny)",
+        ) from None
+    return rendered
 
 
 @synth_app.command("suite")
 @guarded
 def synth_suite(
-    name: Annotated[str, typer.Argument(help="clean or corrupted.")],
+    name: Annotated[
+        str, typer.Argument(help="clean or corrupted (landmark tables), or rendered (videos).")
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the cases.")],
     cases: Annotated[int, typer.Option(help="Number of cases.", min=1)] = 240,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same suite.")] = 0,
@@ -361,12 +387,31 @@ def synth_suite(
     """Write a seeded benchmark suite spanning hands x views x speeds (x corruption)."""
     from handoff_cv.synth.suites import SUITES, write_suite
 
-    if name not in SUITES:
-        raise ConfigError(f"unknown suite {name!r}", f"Use one of {', '.join(SUITES)}")
+    if name not in (*SUITES, "rendered"):
+        raise ConfigError(f"unknown suite {name!r}", f"Use one of {', '.join(SUITES)}, rendered")
     with _progress(f"suite {name}") as bar:
         task = bar.add_task("cases", total=cases)
-        write_suite(name, output, cases, seed, lambda done, total: bar.update(task, completed=done))
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done)
+
+        if name == "rendered":
+            _renderer().write_rendered_suite(output, cases, seed, advance)
+        else:
+            write_suite(name, output, cases, seed, advance)
     out.print(f"{cases} cases -> {output}", highlight=False, soft_wrap=True)
+
+
+@synth_app.command("samples")
+@guarded
+def synth_samples(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the clips.")] = Path(
+        "sample_videos"
+    ),
+) -> None:
+    """Render the sample videos (sample_videos/: NAME.mp4 + NAME.labels.json)."""
+    for video in _renderer().write_samples(output):
+        out.print(f"wrote {video} ({video.stat().st_size / 1e6:.2f} MB)", highlight=False)
 
 
 @synth_app.command("figure")

@@ -20,8 +20,22 @@ from scipy.optimize import linear_sum_assignment
 
 from handoff_cv.errors import InputError
 from handoff_cv.labels import ClipLabels, ExchangeFields
+from handoff_cv.settings import Settings
 
 MATCH_TOLERANCE_S = 1.0
+
+
+def settings_from_labels(
+    labels: ClipLabels, calibrated: bool = True, base: Settings | None = None
+) -> Settings:
+    """Settings for analysing a labelled clip: its relay type and, when ``calibrated``,
+    the zone corners the labels give (the true scale)."""
+    over: dict = {"calibration.relay": labels.zone.relay}
+    if calibrated and labels.zone.image_corners_px:
+        over["calibration.zone_corners"] = [v for c in labels.zone.image_corners_px for v in c]
+        if labels.zone.corners_x_m is not None:
+            over["calibration.corners_x_m"] = list(labels.zone.corners_x_m)
+    return (base or Settings()).with_overrides(over)
 
 
 def _anchor(ex: ExchangeFields) -> float | None:

@@ -127,6 +127,8 @@ class MediaPipeBackend:
         self._spare: list[object] = []
         self._pending_reset: set[int] = set()
         self._last_ms: dict[int, int] = {}
+        self._warmed: set[int] = set()
+        self._detector_warm = False
         self._detector_calls = 0
         with _native_stderr_silenced():
             self._detector = self._create(vision.RunningMode.IMAGE, config.max_people)
@@ -155,8 +157,10 @@ class MediaPipeBackend:
         )
 
     def detect(self, image: np.ndarray) -> list[Pose]:
-        with _native_stderr_silenced(self._detector_calls == 0):
+        with _native_stderr_silenced(not self._detector_warm):
             result = self._detector.detect(self._image(image))
+        if result.pose_landmarks:
+            self._detector_warm = True
         self._detector_calls += 1
         return [_to_pose(lms, image.shape) for lms in result.pose_landmarks]
 
@@ -179,11 +183,14 @@ class MediaPipeBackend:
 
     def _detect_for_video(self, landmarker, image: np.ndarray, time_ms: int):
         # Timestamps must strictly increase per landmarker (which outlives its key).
-        first_call = id(landmarker) not in self._last_ms
         time_ms = max(int(time_ms), self._last_ms.get(id(landmarker), -1) + 1)
         self._last_ms[id(landmarker)] = time_ms
-        with _native_stderr_silenced(first_call):
-            return landmarker.detect_for_video(self._image(image), time_ms)
+        # MediaPipe warns once per landmarker, on its first frame with a person in it
+        with _native_stderr_silenced(id(landmarker) not in self._warmed):
+            result = landmarker.detect_for_video(self._image(image), time_ms)
+        if result.pose_landmarks:
+            self._warmed.add(id(landmarker))
+        return result
 
     def _create_follower(self):
         with _native_stderr_silenced():

@@ -204,7 +204,8 @@ class Tracker:
         for cand, det in _match(lost, detections, frame.time_s, self.settings.match_iou):
             poses[cand.key] = det
             self.backend.reset(cand.key)  # restart its landmarker on the re-found person
-            detections.remove(det)
+            # by identity: Pose equality would compare landmark arrays
+            detections = [d for d in detections if d is not det]
         room = self.settings.max_people - len(self._live)
         for det in sorted(detections, key=lambda d: -d.score)[: max(room, 0)]:
             box = det.box()

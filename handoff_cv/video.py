@@ -210,3 +210,50 @@ def _open(path: Path):
 
 def _short(exc: Exception) -> str:
     return str(exc).split(":")[0] if ":" in str(exc) else str(exc)
+
+
+class VideoWriter:
+    """Encode RGB frames to an H.264 MP4 that browsers play (PyAV's libx264, yuv420p,
+    faststart). Odd frame sizes are cropped by one pixel, as yuv420p needs even sizes."""
+
+    def __init__(self, path: str | Path, fps: float, crf: int = 23, preset: str = "veryfast"):
+        self._container = av.open(str(path), "w", options={"movflags": "+faststart"})
+        self._fps, self._options = fps, {"preset": preset, "crf": str(crf)}
+        self._stream = None
+
+    def write(self, image: np.ndarray) -> None:
+        image = even_sized(image)
+        if self._stream is None:
+            rate = Fraction(fps_fraction(self._fps))
+            self._stream = self._container.add_stream("libx264", rate=rate, options=self._options)
+            self._stream.height, self._stream.width = image.shape[:2]
+            self._stream.pix_fmt = "yuv420p"
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        if self._stream is not None:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+        self._container.close()
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def even_sized(image: np.ndarray) -> np.ndarray:
+    h, w = image.shape[:2]
+    return np.ascontiguousarray(image[: h - h % 2, : w - w % 2])
+
+
+def fps_fraction(fps: float) -> Fraction:
+    """A frame rate as a fraction (29.97 -> 30000/1001)."""
+    for den in (1, 1001):
+        num = fps * den
+        if abs(num - round(num)) < 1e-3 * den:
+            return Fraction(round(num), den)
+    return Fraction(fps).limit_denominator(1001)
