@@ -2,10 +2,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-SAMPLE ?= ../shared/data/sports2d_demo.mp4
+SAMPLE ?= sample_videos/blind_right_to_left
 DEMO_OUT ?= out/demo
 
-.PHONY: demo test setup lint docs bench clean
+.PHONY: demo test setup lint docs samples bench clean
 
 $(BIN)/handoff-cv: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +15,11 @@ $(BIN)/handoff-cv: pyproject.toml
 
 setup: $(BIN)/handoff-cv
 
+# Analyse a bundled sample video with its camera's settings file, then score the report
+# against the clip's known answers.
 demo: setup
-	$(BIN)/handoff-cv analyze $(SAMPLE) -o $(DEMO_OUT)/video
-	$(BIN)/handoff-cv synth clip -o $(DEMO_OUT)/simulated
-	$(BIN)/handoff-cv analyze --from-landmarks $(DEMO_OUT)/simulated -o $(DEMO_OUT)/simulated-report
-	$(BIN)/handoff-cv evaluate $(DEMO_OUT)/simulated-report $(DEMO_OUT)/simulated
+	$(BIN)/handoff-cv analyze $(SAMPLE).mp4 -c $(SAMPLE).toml -o $(DEMO_OUT)
+	$(BIN)/handoff-cv evaluate $(DEMO_OUT) $(SAMPLE).labels.json
 
 test: setup
 	$(BIN)/ruff check handoff_cv tests benchmarks
@@ -29,8 +29,11 @@ test: setup
 docs: setup
 	$(BIN)/handoff-cv config docs > docs/settings.md
 
+samples: setup
+	$(BIN)/handoff-cv synth samples -o sample_videos
+
 bench: setup
-	$(BIN)/python benchmarks/bench_track.py $(SAMPLE)
+	$(BIN)/python benchmarks/bench_track.py ../shared/data/sports2d_demo.mp4
 	$(BIN)/python benchmarks/bench_analysis.py --cases 240
 
 clean:

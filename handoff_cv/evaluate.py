@@ -99,8 +99,12 @@ def compare_clip(
     for li, pi in match_exchanges(predicted, labels.exchanges, tolerance_s):
         lab = labels.exchanges[li] if li is not None else None
         pred = predicted[pi] if pi is not None else None
-        row = {**base, "matched": lab is not None and pred is not None,
-               "missed": pred is None, "spurious": lab is None}  # fmt: skip
+        row = {
+            **base,
+            "matched": lab is not None and pred is not None,
+            "missed": pred is None,
+            "spurious": lab is None,
+        }
         if lab is not None:
             row.update(
                 exchange_id=lab.exchange_id,
@@ -291,3 +295,79 @@ def format_table(table: pd.DataFrame, columns: Iterable[str] | None = None) -> s
         label = name if not isinstance(name, tuple) else " / ".join(map(str, name))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- identities
+def _hip_centres(table: pd.DataFrame) -> pd.DataFrame:
+    """Hip midpoint and torso length (pixels) per (frame, track_id)."""
+    parts = table[
+        table["landmark"].isin(["left_hip", "right_hip", "left_shoulder", "right_shoulder"])
+    ]
+    hips = parts[parts["landmark"].str.endswith("hip")].groupby(
+        ["frame", "track_id"], observed=True
+    )[["x_px", "y_px"]]
+    shoulders = parts[parts["landmark"].str.endswith("shoulder")].groupby(
+        ["frame", "track_id"], observed=True
+    )[["x_px", "y_px"]]
+    hip, sh = hips.mean(), shoulders.mean()
+    out = hip.rename(columns={"x_px": "x", "y_px": "y"})
+    out["torso"] = np.hypot(hip["x_px"] - sh["x_px"], hip["y_px"] - sh["y_px"])
+    return out.reset_index()
+
+
+def identify_tracks(predicted: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """For each (frame, predicted track): the true track whose hips are nearest, or -1
+    when no true runner is within half a torso length (a bystander, a lost track).
+
+    Both arguments are landmark tables (the pipeline's and the simulator's true one).
+    """
+    pred, true = _hip_centres(predicted), _hip_centres(truth)
+    pairs = pred.merge(true, on="frame", suffixes=("", "_true"))
+    pairs["distance"] = np.hypot(pairs["x"] - pairs["x_true"], pairs["y"] - pairs["y_true"])
+    best = pairs.loc[pairs.groupby(["frame", "track_id"])["distance"].idxmin()]
+    close = best["distance"] <= 0.5 * best["torso_true"]
+    best["true_track_id"] = np.where(close, best["track_id_true"], -1)
+    return best[["frame", "track_id", "true_track_id"]].reset_index(drop=True)
+
+
+def track_mapping(identities: pd.DataFrame) -> dict[int, int]:
+    """Each predicted track's true track: the one it follows in most of its frames."""
+    known = identities[identities["true_track_id"] >= 0]
+    votes = known.groupby(["track_id", "true_track_id"]).size().reset_index(name="n")
+    best = votes.sort_values("n").groupby("track_id").tail(1)
+    return {int(r.track_id): int(r.true_track_id) for r in best.itertuples()}
+
+
+def relabel_tracks(exchanges: list, mapping: dict[int, int]) -> list:
+    """Predicted exchanges with their runners' track ids replaced by the true ones."""
+    return [
+        ex.model_copy(
+            update={
+                "incoming_track_id": mapping.get(ex.incoming_track_id, -1),
+                "outgoing_track_id": mapping.get(ex.outgoing_track_id, -1),
+            }
+        )
+        for ex in exchanges
+    ]
+
+
+def identity_swapped(
+    identities: pd.DataFrame,
+    predicted: ExchangeFields,
+    label: ExchangeFields,
+    fps: float,
+    margin_s: float = 0.5,
+) -> bool:
+    """Whether, from ``margin_s`` before contact to ``margin_s`` after release, a frame
+    of the predicted incoming or outgoing track follows the other (or no) runner."""
+    lo = (label.contact_start_frame or 0) - round(margin_s * fps)
+    hi = (label.release_frame or label.contact_start_frame or 0) + round(margin_s * fps)
+    window = identities[identities["frame"].between(lo, hi)]
+    for pred_id, true_id in (
+        (predicted.incoming_track_id, label.incoming_track_id),
+        (predicted.outgoing_track_id, label.outgoing_track_id),
+    ):
+        seen = window[window["track_id"] == pred_id]["true_track_id"]
+        if len(seen) == 0 or bool((seen != true_id).any()):
+            return True
+    return False

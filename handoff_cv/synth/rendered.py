@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from handoff_cv import landmarks as lm
+from handoff_cv.labels import ClipLabels
 from handoff_cv.outputs import staged_output, write_text_atomic
-from handoff_cv.synth.render import Look, RenderSpec, render_clip
+from handoff_cv.synth.render import RENDERER_VERSION, Look, RenderSpec, render_clip
 from handoff_cv.synth.scenario import CameraSpec, ExchangeSpec, Scenario
 from handoff_cv.synth.suites import HAND_COMBOS, VIEWS, sample_exchange
 
@@ -125,6 +126,20 @@ def rendered_cases(n: int, seed: int = 0) -> list[RenderCase]:
     return cases
 
 
+def case_record(case: RenderCase) -> dict:
+    """What ``case.json`` holds: enough to render the case again, and to tell whether a
+    folder already holds this very case from this renderer."""
+    return {"renderer": RENDERER_VERSION, "scenario": case.scenario.model_dump(mode="json"),
+            "render": case.render.model_dump(mode="json")}  # fmt: skip
+
+
+def is_rendered(case: RenderCase, folder: Path) -> bool:
+    record = Path(folder) / "case.json"
+    if not (Path(folder) / VIDEO_NAME).is_file() or not record.is_file():
+        return False
+    return json.loads(record.read_text()) == json.loads(json.dumps(case_record(case)))
+
+
 def write_rendered_case(case: RenderCase, folder: Path) -> Path:
     """Render ``case`` into ``folder`` atomically (video, labels, true landmarks, case)."""
     with staged_output(folder) as staging:
@@ -139,11 +154,7 @@ def write_rendered_case(case: RenderCase, folder: Path) -> Path:
             "simulated": True,
         }
         lm.write_parquet(sim.landmarks, staging / "truth.parquet", meta)
-        record = {
-            "scenario": case.scenario.model_dump(mode="json"),
-            "render": case.render.model_dump(mode="json"),
-        }
-        write_text_atomic(staging / "case.json", json.dumps(record, indent=2) + "\n")
+        write_text_atomic(staging / "case.json", json.dumps(case_record(case), indent=2) + "\n")
     return folder
 
 
@@ -155,7 +166,7 @@ def write_rendered_suite(
     cases = rendered_cases(n, seed)
     for i, case in enumerate(cases, start=1):
         folder = Path(out) / case.name
-        if not (folder / VIDEO_NAME).is_file():
+        if not is_rendered(case, folder):
             write_rendered_case(case, folder)
         done.append(folder)
         if progress:
@@ -202,8 +213,8 @@ SAMPLES: dict[str, Callable[[], RenderCase]] = {
 
 
 def write_samples(folder: Path) -> Iterator[Path]:
-    """Render the sample clips into ``folder``: NAME.mp4 and NAME.labels.json each (both
-    written atomically)."""
+    """Render the sample clips into ``folder``: NAME.mp4, NAME.labels.json and NAME.toml
+    (the settings to analyse it: relay and zone calibration), each written atomically."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name, make in SAMPLES.items():
@@ -211,4 +222,14 @@ def write_samples(folder: Path) -> Iterator[Path]:
         video = folder / f"{name}.mp4"
         sim = render_clip(case.scenario, case.render, video)
         sim.labels.save(folder / f"{name}.labels.json")
+        write_sample_settings(sim.labels, folder / f"{name}.toml")
         yield video
+
+
+def write_sample_settings(labels: ClipLabels, path: Path) -> None:
+    """The settings file a coach would keep for this camera set-up: the relay and the
+    zone's corners in the image."""
+    from handoff_cv.evaluate import settings_from_labels
+
+    header = f"# Settings for {labels.clip}.mp4: its relay and exchange-zone calibration.\n"
+    write_text_atomic(path, header + settings_from_labels(labels).to_toml())

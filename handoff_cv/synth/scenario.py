@@ -153,8 +153,9 @@ def reachable_gap_m(spec: ExchangeSpec) -> float:
     legs = skel.LegPose(0.0, 0.3)
     still = skel.ArmPose(0.0, 1.4)
     arms = {"left": still, "right": still, spec.receiving_hand: _receiving_arm(spec)}
-    receiver = skel.BodyPose(np.array([0.0, 0.0, 0.9]), 0.12, 0.0, 0.0, arms["left"],
-                          arms["right"], legs, legs)  # fmt: skip
+    receiver = skel.BodyPose(
+        np.array([0.0, 0.0, 0.9]), 0.12, 0.0, 0.0, arms["left"], arms["right"], legs, legs
+    )
     hand = _hand_point(skel.landmarks_3d(receiver, spec.outgoing_height_m), spec.receiving_hand)
     shoulder_ahead = 0.12 * skel.SHOULDER_ABOVE_HIP * spec.incoming_height_m
     reach = (skel.UPPER_ARM + skel.FOREARM + 0.55 * skel.HAND) * spec.incoming_height_m
@@ -265,11 +266,13 @@ def bodies_at(ep: Episode, t: float) -> Bodies:
     h_in, h_out = spec.incoming_height_m, spec.outgoing_height_m
 
     # outgoing runner: receiving arm back from the call until just after the transfer
-    legs, arms, lean, drop = _running(ph_out, float(state["v_out"][0]), spec.outgoing_speed_mps,
-                                      acc_out, h_out)  # fmt: skip
+    legs, arms, lean, drop = _running(
+        ph_out, float(state["v_out"][0]), spec.outgoing_speed_mps, acc_out, h_out
+    )
     lead = 0.4 if spec.pass_style == "blind" else 0.7
-    w_recv = _ramp(t, m.t_contact - lead - 0.15, m.t_contact - lead, m.t_transfer + 0.1,
-                   m.t_transfer + 0.3)  # fmt: skip
+    w_recv = _ramp(
+        t, m.t_contact - lead - 0.15, m.t_contact - lead, m.t_transfer + 0.1, m.t_transfer + 0.3
+    )
     recv = spec.receiving_hand
     arms[recv] = _mix(arms[recv], _receiving_arm(spec), w_recv)
     switch_t = m.t_release + spec.hand_switch_after_s if spec.hand_switch_after_s else None
@@ -282,22 +285,38 @@ def bodies_at(ep: Episode, t: float) -> Bodies:
     if t < m.t_start:
         head_yaw = look_back  # watching the incoming runner reach the go mark
     elif spec.pass_style == "visual":
-        head_yaw = look_back * _ramp(t, m.t_contact - 1.1, m.t_contact - 0.8, m.t_transfer,
-                                     m.t_transfer + 0.25)  # fmt: skip
+        head_yaw = look_back * _ramp(
+            t, m.t_contact - 1.1, m.t_contact - 0.8, m.t_transfer, m.t_transfer + 0.25
+        )
     out_pose = skel.BodyPose(
-        np.array([state["x_out"][0], y_out, drop]), lean, head_yaw, 0.0,
-        arms["left"], arms["right"], legs["left"], legs["right"],
-    )  # fmt: skip
+        np.array([state["x_out"][0], y_out, drop]),
+        lean,
+        head_yaw,
+        0.0,
+        arms["left"],
+        arms["right"],
+        legs["left"],
+        legs["right"],
+    )
     outgoing = skel.landmarks_3d(out_pose, h_out)
 
     # incoming runner: passing arm reaches forward, onto the receiver's hand in contact
-    legs, arms, lean, drop = _running(ph_in, float(state["v_in"][0]), spec.incoming_speed_mps,
-                                      acc_in, h_in)  # fmt: skip
+    legs, arms, lean, drop = _running(
+        ph_in, float(state["v_in"][0]), spec.incoming_speed_mps, acc_in, h_in
+    )
     pss = spec.passing_hand
     w_pass = _ramp(t, m.t_contact - 0.35, m.t_contact - 0.12, m.t_release, m.t_release + 0.2)
     if w_pass > 0:
-        pre = skel.BodyPose(np.array([state["x_in"][0], y_in, drop]), lean, 0.0, 0.0,
-                         arms["left"], arms["right"], legs["left"], legs["right"])  # fmt: skip
+        pre = skel.BodyPose(
+            np.array([state["x_in"][0], y_in, drop]),
+            lean,
+            0.0,
+            0.0,
+            arms["left"],
+            arms["right"],
+            legs["left"],
+            legs["right"],
+        )
         shoulder = skel.landmarks_3d(pre, h_in)[LANDMARK_INDEX[f"{pss}_shoulder"]]
         # the passer's hand closes on the receiver's hand, meets it exactly at contact,
         # stays on it until the release, then draws back
@@ -307,9 +326,15 @@ def bodies_at(ep: Episode, t: float) -> Bodies:
         target = _hand_point(outgoing, recv) - np.array([behind, 0.0, 0.0])
         arms[pss] = _mix(arms[pss], _reach(shoulder, target, h_in), w_pass)
     in_pose = skel.BodyPose(
-        np.array([state["x_in"][0], y_in, drop]), lean, 0.0, 0.0,
-        arms["left"], arms["right"], legs["left"], legs["right"],
-    )  # fmt: skip
+        np.array([state["x_in"][0], y_in, drop]),
+        lean,
+        0.0,
+        0.0,
+        arms["left"],
+        arms["right"],
+        legs["left"],
+        legs["right"],
+    )
     incoming = skel.landmarks_3d(in_pose, h_in)
     baton, holder = _baton(ep, t, incoming, outgoing, switch_t)
     return Bodies(incoming, outgoing, baton, holder)
@@ -365,11 +390,13 @@ def make_camera(spec: CameraSpec, look_x: float) -> PinholeCamera:
         "end_behind": (look_x - d, 0.0, h),
         "end_front": (look_x + d, 0.0, h),
     }
-    default_fov = {"side_stands": 2 * np.degrees(np.arctan(14 / d)),
-                   "side_infield": 2 * np.degrees(np.arctan(14 / d)),
-                   "oblique": 2 * np.degrees(np.arctan(12 / d)),
-                   "end_behind": 2 * np.degrees(np.arctan(4 / d)),
-                   "end_front": 2 * np.degrees(np.arctan(4 / d))}  # fmt: skip
+    default_fov = {
+        "side_stands": 2 * np.degrees(np.arctan(14 / d)),
+        "side_infield": 2 * np.degrees(np.arctan(14 / d)),
+        "oblique": 2 * np.degrees(np.arctan(12 / d)),
+        "end_behind": 2 * np.degrees(np.arctan(4 / d)),
+        "end_front": 2 * np.degrees(np.arctan(4 / d)),
+    }
     fov = spec.fov_deg or float(np.clip(default_fov[spec.view], 10, 90))
     return PinholeCamera.look_at(
         np.array(positions[spec.view], float),
@@ -394,8 +421,9 @@ def _occluded(points_px, depth, torso_px, torso_depth) -> np.ndarray:
     import cv2
 
     poly = torso_px.astype(np.float32).reshape(-1, 1, 2)
-    inside = np.array([cv2.pointPolygonTest(poly, (float(x), float(y)), False) >= 0
-                       for x, y in points_px])  # fmt: skip
+    inside = np.array(
+        [cv2.pointPolygonTest(poly, (float(x), float(y)), False) >= 0 for x, y in points_px]
+    )
     return inside & (depth > torso_depth + 0.08)
 
 
@@ -477,8 +505,10 @@ def simulate(scenario: Scenario) -> Simulation:
             follow += (mid - follow) * min(1.0, (1 / cam_spec.fps) / 0.3)
             camera = _panned(base, follow)
         cameras.append(camera)
-        runners = ((ep.incoming_id, bodies.incoming, bodies.outgoing),
-                   (ep.outgoing_id, bodies.outgoing, bodies.incoming))  # fmt: skip
+        runners = (
+            (ep.incoming_id, bodies.incoming, bodies.outgoing),
+            (ep.outgoing_id, bodies.outgoing, bodies.incoming),
+        )
         for track_id, pts, other in runners:
             pose = _pose_from_3d(pts, camera, [other])
             if pose is not None:
@@ -499,19 +529,44 @@ def _refine_crossing(f: Callable[[float], float], lo: float, hi: float, line: fl
     return (lo + hi) / 2
 
 
+def _visible_stretch(camera: PinholeCamera) -> tuple[float, float] | None:
+    """Whole metres of the runners' lane whose both edges are in view (None if < 4 m)."""
+    xs = np.arange(-60.0, 90.0, 1.0)
+    inside = np.ones(len(xs), bool)
+    for y in (-0.61, 0.61):
+        px, depth = camera.project(np.column_stack([xs, np.full_like(xs, y), np.zeros_like(xs)]))
+        margin = 0.03 * np.array([camera.width, camera.height])
+        inside &= (depth > 1.0) & np.all(
+            (px >= margin) & (px <= [camera.width, camera.height] - margin), axis=1
+        )
+    if inside.sum() < 5:
+        return None
+    seen = xs[inside]
+    return float(seen.min()), float(seen.max())
+
+
 def _calibration_rectangle(camera: PinholeCamera, zone: float):
-    """A lane rectangle whose corners are all in view: the zone itself when it is, else a
-    stretch of lane in front of the camera (end-on views)."""
+    """A lane rectangle for the zone calibration: the zone itself when its corners are in
+    view, else the stretch of lane in view (a coach marks points at known distances), else
+    the zone or a stretch in front of the camera (end-on views) with corners that may lie
+    outside the image."""
     ahead = float(camera.position[0] + np.sign(camera.forward[0] or 1.0) * 8.0)
-    candidates = [(0.0, zone), (ahead, ahead + 10.0 * np.sign(camera.forward[0] or 1.0))]
-    for a, b in candidates:
+    stretch = _visible_stretch(camera)
+    candidates = [((0.0, zone), 1.0)]
+    if stretch is not None:
+        candidates.append((stretch, 1.0))
+    candidates += [
+        ((0.0, zone), 2.5),
+        ((ahead, ahead + 10.0 * np.sign(camera.forward[0] or 1.0)), 2.5),
+    ]
+    for (a, b), reach in candidates:
         a, b = min(a, b), max(a, b)
         world = np.array([[a, -0.61, 0], [b, -0.61, 0], [b, 0.61, 0], [a, 0.61, 0]])
         px, depth = camera.project(world)
-        margin = np.array([camera.width, camera.height]) * 0.5
-        if np.all(depth > 1.0) and np.all(np.abs(px - margin * 1.0) <= margin * 2.5):
+        half = np.array([camera.width, camera.height]) * 0.5
+        if np.all(depth > 1.0) and np.all(np.abs(px - half) <= half * reach):
             return a, b, px
-    return candidates[-1][0], candidates[-1][1], camera.project(world)[0]
+    return a, b, px
 
 
 def _labels(scenario, episodes, camera, times, zone) -> ClipLabels:
@@ -562,7 +617,8 @@ def _labels(scenario, episodes, camera, times, zone) -> ClipLabels:
                 baton_release_position_m=release_x,
                 legal=None if dropped else is_legal(contact_x, release_x, zone),
                 baton_zone_time_s=(crossings[1] - crossings[0])
-                if None not in crossings and not dropped else None,
+                if None not in crossings and not dropped
+                else None,
                 pass_style=spec.pass_style,
                 pass_type=spec.pass_type,
                 receiver_hand_switch=spec.hand_switch_after_s is not None and not dropped,
@@ -571,7 +627,7 @@ def _labels(scenario, episodes, camera, times, zone) -> ClipLabels:
                 outgoing_height_m=spec.outgoing_height_m,
                 go_mark_m=spec.go_mark_m,
             )
-        )  # fmt: skip
+        )
     cam = scenario.camera
     x0, x1, corners_px = _calibration_rectangle(camera, zone)
     return ClipLabels(
