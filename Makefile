@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SAMPLE ?= sample_videos/blind_right_to_left
 DEMO_OUT ?= out/demo
 
-.PHONY: demo test setup lint docs samples bench clean
+.PHONY: demo test browser setup lint docs samples bench clean
 
 $(BIN)/handoff-cv: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,15 @@ demo: setup
 	$(BIN)/handoff-cv analyze $(SAMPLE).mp4 -c $(SAMPLE).toml -o $(DEMO_OUT)
 	$(BIN)/handoff-cv evaluate $(DEMO_OUT) $(SAMPLE).labels.json
 
-test: setup
+# The browser test of the reports (tests/test_browser.py) drives Debian's Chromium.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -qq -y
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  $(APT) install chromium chromium-driver >/dev/null || { \
+	  $(APT) update >/dev/null && $(APT) install chromium chromium-driver >/dev/null; }; }
+
+test: setup browser
 	$(BIN)/ruff check handoff_cv tests benchmarks
 	$(BIN)/ruff format --check handoff_cv tests benchmarks
 	$(BIN)/python -m pytest

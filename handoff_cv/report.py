@@ -187,6 +187,7 @@ def key_frames(video: Path, ex: ExchangeReport, result: AnalysisResult) -> list[
 
 
 SUMMARY_COLUMNS = [
+    ("team", "team", "text"),
     ("input", "input", "text"),
     ("exchange_id", "#", "number"),
     ("transfer_s", "transfer (s)", "number"),
@@ -198,11 +199,18 @@ SUMMARY_COLUMNS = [
     ("verdict", "verdict", "text"),
     ("report", "report", "text"),
 ]
-SUMMARY_FILTERS = [("runners", "Runner pair"), ("hands", "Hands"), ("speed_match", "Verdict")]
+SUMMARY_FILTERS = [
+    ("team", "Team"),
+    ("runners", "Runner pair"),
+    ("hands", "Hands"),
+    ("speed_match", "Verdict"),
+]
 
 
 def render_summary(exchanges: pd.DataFrame, out: Path, inputs: int, failed: int) -> str:
-    """The batch page: every exchange in a sortable table with filters and report links."""
+    """The batch page: every exchange in a sortable table with filters and report links.
+
+    A video's team is the folder it is in (keep each team's clips in a folder of its own)."""
     rows = []
     for _, e in exchanges.iterrows():
         folder = Path(str(e.get("output", "")))
@@ -211,6 +219,7 @@ def render_summary(exchanges: pd.DataFrame, out: Path, inputs: int, failed: int)
         passing, receiving = str(e.get("passing_hand", "?")), str(e.get("receiving_hand", "?"))
         rows.append(
             {
+                "team": Path(str(e["input"])).parent.name,
                 "input": Path(str(e["input"])).name,
                 "exchange_id": e.get("exchange_id", ""),
                 "transfer_s": f"{e['transfer_s']:.2f}" if pd.notna(e.get("transfer_s")) else "",
