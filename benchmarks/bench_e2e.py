@@ -24,15 +24,10 @@ import pandas as pd
 from handoff_cv import load_landmarks
 from handoff_cv.analyze import analyze_video
 from handoff_cv.evaluate import (
-    compare_clip,
+    compare_video_clip,
     format_table,
-    identify_tracks,
-    identity_swapped,
-    match_exchanges,
-    relabel_tracks,
     settings_from_labels,
     summarise,
-    track_mapping,
 )
 from handoff_cv.labels import ClipLabels
 from handoff_cv.synth.rendered import (
@@ -73,17 +68,9 @@ def score_case(folder: Path) -> list[dict]:
     started = time.perf_counter()
     _, result = analyze_video(folder / VIDEO_NAME, settings_from_labels(labels))
     seconds = time.perf_counter() - started
-    identities = identify_tracks(result.landmarks, load_landmarks(folder / "truth.parquet"))
-    predicted = relabel_tracks(result.exchanges, track_mapping(identities))
-    swaps = {}
-    for li, pi in match_exchanges(predicted, labels.exchanges):
-        if li is not None and pi is not None:
-            swaps[pi] = identity_swapped(
-                identities, result.exchanges[pi], labels.exchanges[li], labels.fps
-            )
-    rows = compare_clip(predicted, labels)
-    for row, (_, pi) in zip(rows, match_exchanges(predicted, labels.exchanges), strict=True):
-        row["identity_swap"] = swaps.get(pi, float("nan")) if pi is not None else float("nan")
+    truth = load_landmarks(folder / "truth.parquet")
+    rows = compare_video_clip(result.exchanges, labels, result.landmarks, truth)
+    for row in rows:
         row["analysis_s"] = seconds
         row["frames"] = labels.frame_count
         row["people_tracked"] = int(result.landmarks["track_id"].nunique())
@@ -108,13 +95,6 @@ def main() -> None:
     rows = pd.DataFrame([row for part in parts for row in part])
     rows.to_csv(args.out / "e2e_rendered_rows.csv", index=False)
 
-    def with_swaps(summary: pd.DataFrame, by: str | None) -> pd.DataFrame:
-        groups = [("all", rows)] if by is None else list(rows.groupby(by))
-        summary["identity_swaps"] = [
-            int(g["identity_swap"].fillna(False).astype(bool).sum()) for _, g in groups
-        ]
-        return summary
-
     frames = rows.drop_duplicates("clip")
     speed = frames["frames"].sum() / frames["analysis_s"].sum()
     text = [
@@ -123,13 +103,13 @@ def main() -> None:
         "Command: `.venv/bin/python benchmarks/bench_e2e.py --cases "
         f"{args.cases} --seed {args.seed}`",
         "",
-        format_table(with_swaps(summarise(rows), None), HEADLINE),
+        format_table(summarise(rows), HEADLINE),
         "",
         f"Analysis speed: {speed:.1f} frames/s per worker (video decode + pose + analysis).",
         "",
     ]
     for by in ["view", "hands", "relay"]:
-        text += [f"By {by}:", "", format_table(with_swaps(summarise(rows, by), by), HEADLINE), ""]
+        text += [f"By {by}:", "", format_table(summarise(rows, by), HEADLINE), ""]
     (args.out / "e2e_rendered.md").write_text("\n".join(text))
     print("\n".join(text))
     print(f"({time.perf_counter() - started:.0f} s)")

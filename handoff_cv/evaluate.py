@@ -202,6 +202,9 @@ def _summary_row(g: pd.DataFrame) -> pd.Series:
             "same_hand_precision": tp / (tp + fp) if tp + fp else np.nan,
             "same_hand_recall": tp / (tp + fn) if tp + fn else np.nan,
             "roles_correct": _rate(col("roles_correct")),
+            "identity_swaps": int(m["identity_swap"].fillna(False).astype(bool).sum())
+            if "identity_swap" in m and len(m)
+            else np.nan,
             "transfer_within_2_frames": _within(col("transfer_error_frames"), 2.0),
             "transfer_within_3_frames": _within(col("transfer_error_frames"), 3.0),
             "transfer_error_ms_median": _median(m, "transfer_error_ms"),
@@ -220,15 +223,30 @@ def _summary_row(g: pd.DataFrame) -> pd.Series:
 
 
 def _median(m: pd.DataFrame, *cols: str) -> float:
-    values = pd.concat([m[c] for c in cols if c in m], ignore_index=True).dropna()
+    present = [m[c] for c in cols if c in m]
+    if not present:  # nothing matched: no error to take the median of
+        return np.nan
+    values = pd.concat(present, ignore_index=True).dropna()
     return float(values.median()) if len(values) else np.nan
 
 
 # ---------------------------------------------------------------------- files
+def _prediction_files(path: Path) -> list[Path]:
+    path = Path(path)
+    return [path] if path.is_file() else sorted(path.rglob("exchanges.json"))
+
+
+def _label_files(path: Path) -> list[Path]:
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    return sorted({*path.rglob("labels.json"), *path.rglob("*.labels.json")})
+
+
 def load_predictions(path: Path) -> dict[str, list[ExchangeFields]]:
     """Predicted exchanges by clip from an ``exchanges.json`` or a folder of them."""
     path = Path(path)
-    files = [path] if path.is_file() else sorted(path.rglob("exchanges.json"))
+    files = _prediction_files(path)
     if not files:
         raise InputError(f"no exchanges.json found at {path}", "Run 'handoff-cv analyze' first")
     out: dict[str, list[ExchangeFields]] = {}
@@ -252,11 +270,53 @@ def load_predictions(path: Path) -> dict[str, list[ExchangeFields]]:
 def load_labels(path: Path) -> dict[str, ClipLabels]:
     """Labels by clip from a ``labels.json`` or a folder of them."""
     path = Path(path)
-    files = [path] if path.is_file() else sorted(path.rglob("labels.json"))
+    files = _label_files(path)
     if not files:
         raise InputError(f"no labels.json found at {path}", "Give a labels file or folder")
     labels = [ClipLabels.load(f) for f in files]
     return {lab.clip: lab for lab in labels}
+
+
+def landmark_files(predictions: Path, labels: Path) -> tuple[dict[str, Path], dict[str, Path]]:
+    """The landmark tables that let a video's track ids be mapped to the true runners: the
+    pipeline's ``landmarks.parquet`` beside each ``exchanges.json``, and the true
+    ``truth.parquet`` beside ``labels.json`` (or ``NAME.truth.parquet`` beside
+    ``NAME.labels.json``), by clip."""
+    predicted, truth = {}, {}
+    for file in _prediction_files(predictions):
+        table = file.parent / "landmarks.parquet"
+        if table.is_file():
+            clip = json.loads(file.read_text(encoding="utf-8")).get("clip") or file.parent.name
+            predicted[clip] = table
+    for file in _label_files(labels):
+        name = file.name.removesuffix("labels.json")
+        table = file.parent / f"{name}truth.parquet"
+        if table.is_file():
+            truth[ClipLabels.load(file).clip] = table
+    return predicted, truth
+
+
+def compare_video_clip(
+    predicted: list[ExchangeFields],
+    labels: ClipLabels,
+    predicted_landmarks: pd.DataFrame,
+    true_landmarks: pd.DataFrame,
+    tolerance_s: float = MATCH_TOLERANCE_S,
+) -> list[dict]:
+    """:func:`compare_clip` for a video: the pipeline's track ids are first mapped to the
+    true runners (:func:`identify_tracks`), and each matched exchange says whether an
+    identity swapped around the pass (``identity_swap``)."""
+    identities = identify_tracks(predicted_landmarks, true_landmarks)
+    mapped = relabel_tracks(predicted, track_mapping(identities))
+    rows = compare_clip(mapped, labels, tolerance_s)
+    pairs = match_exchanges(mapped, labels.exchanges, tolerance_s)
+    for row, (li, pi) in zip(rows, pairs, strict=True):
+        row["identity_swap"] = (
+            identity_swapped(identities, predicted[pi], labels.exchanges[li], labels.fps)
+            if li is not None and pi is not None
+            else np.nan
+        )
+    return rows
 
 
 def evaluate(
@@ -265,14 +325,30 @@ def evaluate(
     tolerance_s: float = MATCH_TOLERANCE_S,
 ) -> pd.DataFrame:
     """Per-exchange comparison rows for every labelled clip (a clip with no prediction
-    counts all its exchanges as missed)."""
+    counts all its exchanges as missed). Given as paths, analysed videos whose true
+    landmarks are known (rendered clips) are scored with :func:`compare_video_clip`."""
+    tables: tuple[dict[str, Path], dict[str, Path]] = ({}, {})
+    if not isinstance(predictions, dict) and not isinstance(labels, dict):
+        tables = landmark_files(Path(predictions), Path(labels))
     if not isinstance(predictions, dict):
         predictions = load_predictions(Path(predictions))
     if not isinstance(labels, dict):
         labels = load_labels(Path(labels))
     rows: list[dict] = []
     for clip, lab in labels.items():
-        rows += compare_clip(predictions.get(clip, []), lab, tolerance_s)
+        predicted = predictions.get(clip, [])
+        if clip in tables[0] and clip in tables[1]:
+            from handoff_cv.landmarks import load_landmarks
+
+            rows += compare_video_clip(
+                predicted,
+                lab,
+                load_landmarks(tables[0][clip]),
+                load_landmarks(tables[1][clip]),
+                tolerance_s,
+            )
+        else:
+            rows += compare_clip(predicted, lab, tolerance_s)
     return pd.DataFrame(rows)
 
 
@@ -286,7 +362,7 @@ def format_table(table: pd.DataFrame, columns: Iterable[str] | None = None) -> s
             v = row[c]
             if isinstance(v, float) and np.isnan(v):
                 cells.append("–")
-            elif c in {"exchanges", "missed", "spurious"}:
+            elif c in {"exchanges", "missed", "spurious", "identity_swaps"}:
                 cells.append(str(int(v)))
             elif "error" in c:
                 cells.append(f"{v:.2f}")
@@ -358,16 +434,17 @@ def identity_swapped(
     fps: float,
     margin_s: float = 0.5,
 ) -> bool:
-    """Whether, from ``margin_s`` before contact to ``margin_s`` after release, a frame
-    of the predicted incoming or outgoing track follows the other (or no) runner."""
+    """Whether, from ``margin_s`` before contact to ``margin_s`` after release, the
+    predicted incoming or outgoing track follows the other runner in any frame (frames
+    where it is near neither, as when a pose is briefly wrong, are not swaps)."""
     lo = (label.contact_start_frame or 0) - round(margin_s * fps)
     hi = (label.release_frame or label.contact_start_frame or 0) + round(margin_s * fps)
     window = identities[identities["frame"].between(lo, hi)]
-    for pred_id, true_id in (
-        (predicted.incoming_track_id, label.incoming_track_id),
-        (predicted.outgoing_track_id, label.outgoing_track_id),
+    for pred_id, other in (
+        (predicted.incoming_track_id, label.outgoing_track_id),
+        (predicted.outgoing_track_id, label.incoming_track_id),
     ):
         seen = window[window["track_id"] == pred_id]["true_track_id"]
-        if len(seen) == 0 or bool((seen != true_id).any()):
+        if bool((seen == other).any()):
             return True
     return False

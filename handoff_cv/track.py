@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from handoff_cv.appearance import appearance_distance, clothing_histogram
 from handoff_cv.geometry import Box, Crop, square_tiles
-from handoff_cv.pose import Pose, PoseBackend
+from handoff_cv.pose import LANDMARK_INDEX, Pose, PoseBackend
 from handoff_cv.settings import TrackingSettings
 from handoff_cv.video import Frame
 
@@ -33,6 +33,8 @@ class TrackedPose:
     time_s: float
     track_id: int
     pose: Pose
+    appearance: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """Clothing colour histogram in this frame (None when not measured)."""
 
 
 @dataclass
@@ -68,7 +70,7 @@ class _Candidate:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     hits: int = 0
     track_id: int | None = None
-    backlog: list[tuple[int, float, Pose]] = field(default_factory=list)
+    backlog: list[tuple[int, float, Pose, np.ndarray | None]] = field(default_factory=list)
     appearance: np.ndarray | None = None
 
     def predicted_box(self, time_s: float) -> Box:
@@ -133,6 +135,7 @@ class Tracker:
             max_gap_s=self.settings.stitch_gap_s,
             max_appearance_distance=self.settings.max_appearance_distance,
         )
+        joined = untangle_crossings(joined)
         keep = [t for t in joined if t.duration_s >= self.settings.min_track_s]
         return renumber(keep)
 
@@ -223,7 +226,7 @@ class Tracker:
                 hist = clothing_histogram(frame.image, pose)
                 if hist is not None:
                     cand.appearance = hist if cand.appearance is None else cand.appearance + hist
-                cand.backlog.append((frame.index, frame.time_s, pose))
+                cand.backlog.append((frame.index, frame.time_s, pose, hist))
                 if cand.track_id is None and cand.hits >= self.settings.min_hits:
                     cand.track_id = next(self._ids)
                     self._tracks[cand.track_id] = Track(cand.track_id)
@@ -246,7 +249,7 @@ class Tracker:
 
     def _flush(self, cand: _Candidate) -> list[TrackedPose]:
         assert cand.track_id is not None
-        out = [TrackedPose(i, t, cand.track_id, p) for i, t, p in cand.backlog]
+        out = [TrackedPose(i, t, cand.track_id, p, h) for i, t, p, h in cand.backlog]
         cand.backlog.clear()
         track = self._tracks[cand.track_id]
         track.poses.extend(out)
@@ -317,13 +320,115 @@ def stitch_tracks(
     return chains
 
 
+def untangle_crossings(
+    tracks: list[Track], window_s: float = 0.6, margin: float = 0.1, max_rounds: int = 4
+) -> list[Track]:
+    """Where two people pass close by each other (the pass itself), make each track leave
+    with the clothes it came with.
+
+    Followed by crop, a landmarker can slide onto the other runner while their bodies
+    overlap, so two identities swap without any jump. For each close passage of two tracks,
+    the clothing colours just before and just after are compared; when the crossed
+    assignment matches better by ``margin`` (Bhattacharyya distance, summed over both), the
+    tracks' tails are exchanged from the closest frame on. Same-coloured kits give no
+    evidence and are left as they are.
+    """
+    tracks = [Track(t.track_id, list(t.poses), t.appearance) for t in tracks]
+    for _ in range(max_rounds):
+        if not any(
+            _untangle_pair(a, b, window_s, margin)
+            for i, a in enumerate(tracks)
+            for b in tracks[i + 1 :]
+        ):
+            break
+    return tracks
+
+
+def _untangle_pair(a: Track, b: Track, window_s: float, margin: float) -> bool:
+    """Swap the tails of ``a`` and ``b`` after their first crossing that swapped them."""
+    pa, pb = {p.frame: p for p in a.poses}, {p.frame: p for p in b.poses}
+    common = sorted(set(pa) & set(pb))
+    close = [f for f in common if _hip_gap(pa[f].pose, pb[f].pose) < 0.6]
+    for episode in _episodes(close, max_gap=3):
+        t0, t1 = pa[episode[0]].time_s, pa[episode[-1]].time_s
+        before = [_mean_hist(t, t0 - window_s, t0, set(close)) for t in (a, b)]
+        after = [_mean_hist(t, t1, t1 + window_s, set(close)) for t in (a, b)]
+        if any(h is None for h in (*before, *after)):
+            continue
+        keep = appearance_distance(before[0], after[0]) + appearance_distance(before[1], after[1])
+        cross = appearance_distance(before[0], after[1]) + appearance_distance(before[1], after[0])
+        if cross + margin < keep:
+            pivot = min(episode, key=lambda f: _hip_gap(pa[f].pose, pb[f].pose))
+            _swap_tails(a, b, pivot)
+            _drop_doubles(a, b, episode)
+            return True
+    return False
+
+
+def _drop_doubles(a: Track, b: Track, frames: list[int], same: float = 0.15) -> None:
+    """Frames where both tracks sit on one person: keep the pose only in the track whose
+    path it continues (nearer the midpoint of that track's neighbouring frames)."""
+    for f in frames:
+        pa, pb = ({p.frame: p for p in t.poses} for t in (a, b))
+        if f not in pa or f not in pb or _hip_gap(pa[f].pose, pb[f].pose) >= same:
+            continue
+        off = {id(t): _off_path(t, f) for t in (a, b)}
+        loser = a if off[id(a)] > off[id(b)] else b
+        loser.poses = [p for p in loser.poses if p.frame != f]
+
+
+def _off_path(track: Track, frame: int) -> float:
+    hips = [LANDMARK_INDEX["left_hip"], LANDMARK_INDEX["right_hip"]]
+    by_frame = {p.frame: p.pose.xy[hips].mean(axis=0) for p in track.poses}
+    before = [g for g in by_frame if g < frame]
+    after = [g for g in by_frame if g > frame]
+    if not before or not after:
+        return 0.0
+    expected = (by_frame[max(before)] + by_frame[min(after)]) / 2
+    return float(np.linalg.norm(by_frame[frame] - expected))
+
+
+def _hip_gap(p: Pose, q: Pose) -> float:
+    """Distance between two people's hip midpoints, in body heights."""
+    hips = [LANDMARK_INDEX["left_hip"], LANDMARK_INDEX["right_hip"]]
+    gap = np.linalg.norm(p.xy[hips].mean(axis=0) - q.xy[hips].mean(axis=0))
+    return float(gap / max(p.box().height, q.box().height, 1.0))
+
+
+def _episodes(frames: list[int], max_gap: int) -> list[list[int]]:
+    out: list[list[int]] = []
+    for f in frames:
+        if out and f - out[-1][-1] <= max_gap:
+            out[-1].append(f)
+        else:
+            out.append([f])
+    return out
+
+
+def _mean_hist(track: Track, t0: float, t1: float, exclude: set[int]) -> np.ndarray | None:
+    hists = [
+        p.appearance
+        for p in track.poses
+        if t0 <= p.time_s <= t1 and p.frame not in exclude and p.appearance is not None
+    ]
+    return _mean(sum(hists)) if len(hists) >= 3 else None
+
+
+def _swap_tails(a: Track, b: Track, pivot: int) -> None:
+    head_a = [p for p in a.poses if p.frame <= pivot]
+    head_b = [p for p in b.poses if p.frame <= pivot]
+    tail_a = [replace(p, track_id=b.track_id) for p in a.poses if p.frame > pivot]
+    tail_b = [replace(p, track_id=a.track_id) for p in b.poses if p.frame > pivot]
+    a.poses, b.poses = head_a + tail_b, head_b + tail_a
+
+
 def _mean(hist: np.ndarray | None) -> np.ndarray | None:
     return None if hist is None else hist / max(float(hist.sum()), 1e-9)
 
 
 def _join(chain: list[Track]) -> Track:
     head = chain[0]
-    poses = [TrackedPose(p.frame, p.time_s, head.track_id, p.pose) for t in chain for p in t.poses]
+    poses = [replace(p, track_id=head.track_id) for t in chain for p in t.poses]
     hists = [t.appearance for t in chain if t.appearance is not None]
     return Track(head.track_id, poses, sum(hists) if hists else None)
 
@@ -332,7 +437,7 @@ def renumber(tracks: list[Track]) -> list[Track]:
     """Give tracks the ids 0, 1, ... in order of first appearance."""
     ordered = sorted(tracks, key=lambda t: (t.poses[0].frame, t.track_id))
     return [
-        Track(i, [TrackedPose(p.frame, p.time_s, i, p.pose) for p in t.poses], t.appearance)
+        Track(i, [replace(p, track_id=i) for p in t.poses], t.appearance)
         for i, t in enumerate(ordered)
     ]
 

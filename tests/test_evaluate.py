@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -105,3 +106,33 @@ def test_cli_evaluate_bad_input(tmp_path):
     bad.write_text("{not json")
     result = runner.invoke(app, ["evaluate", str(bad), str(tmp_path)])
     assert result.exit_code != 0 and "Traceback" not in result.output
+
+
+def test_a_clip_with_every_exchange_missed_still_summarises(labels):
+    preds = as_predictions(labels)
+    preds = {clip: [] for clip in preds}
+    summary = summarise(evaluate(preds, labels)).iloc[0]
+    assert summary.missed == 3 and summary.exchanges == 3
+    assert np.isnan(summary.hands_correct) and np.isnan(summary.transfer_error_ms_median)
+
+
+def test_video_track_ids_are_mapped_to_the_true_runners(labels):
+    """A video's tracker numbers runners its own way: ids are mapped by following the true
+    runners' hips, and a track that jumps onto the other runner at the pass is a swap."""
+    from handoff_cv.evaluate import compare_video_clip
+    from handoff_cv.synth.scenario import ExchangeSpec, Scenario, simulate
+
+    sim = simulate(Scenario(name="v", exchanges=[ExchangeSpec(go_mark_m=12.6)]))
+    lab = sim.labels
+    truth = sim.landmarks
+    renamed = truth.assign(track_id=truth["track_id"].map({0: 7, 1: 3}))
+    fields = set(ExchangeFields.model_fields)
+    pred = ExchangeFields.model_validate(lab.exchanges[0].model_dump(include=fields))
+    pred = pred.model_copy(update={"incoming_track_id": 7, "outgoing_track_id": 3})
+    row = compare_video_clip([pred], lab, renamed, truth)[0]
+    assert row["roles_correct"] == 1.0 and row["identity_swap"] is False
+    swapped = renamed.copy()
+    after = swapped["frame"] > lab.exchanges[0].transfer_frame
+    swapped.loc[after, "track_id"] = swapped.loc[after, "track_id"].map({7: 3, 3: 7})
+    row = compare_video_clip([pred], lab, swapped, truth)[0]
+    assert row["identity_swap"] is True

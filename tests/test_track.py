@@ -6,7 +6,14 @@ import numpy as np
 
 from handoff_cv.geometry import Box
 from handoff_cv.settings import TrackingSettings
-from handoff_cv.track import Track, TrackedPose, Tracker, run_tracker, stitch_tracks
+from handoff_cv.track import (
+    Track,
+    TrackedPose,
+    Tracker,
+    run_tracker,
+    stitch_tracks,
+    untangle_crossings,
+)
 from handoff_cv.video import Frame
 from tests.fakes import ColourBoxBackend, Person, pose_in_box, render
 
@@ -111,3 +118,38 @@ def test_stitching_respects_the_gap_limit():
     a = _piece(0, 0, 30, 50, 100, colour=3)
     b = _piece(1, 90, 120, 50, 100, colour=3)  # 2 s later
     assert len(stitch_tracks([a, b], max_gap_s=1.0, max_appearance_distance=0.5)) == 2
+
+
+def _crossing_tracks(swap_at: int | None, same_kit: bool = False):
+    """Two runners, red and blue, who pass close by each other around frame 20; when
+    ``swap_at`` is given, the identities swap there (as a landmarker sliding over)."""
+    red, blue = np.zeros(48), np.zeros(48)
+    red[0], blue[0 if same_kit else 30] = 1.0, 1.0
+    a, b = Track(0), Track(1)
+    for f in range(40):
+        xa, xb = 100 + 10 * f, 300 + 0.0 * f  # a runs past b, who waits
+        pa = (pose_in_box(xa, 100, 50, 150), red)
+        pb = (pose_in_box(xb, 100, 50, 150), blue)
+        if swap_at is not None and f > swap_at:
+            pa, pb = pb, pa
+        a.poses.append(TrackedPose(f, f / 30, 0, pa[0], pa[1]))
+        b.poses.append(TrackedPose(f, f / 30, 1, pb[0], pb[1]))
+    return a, b
+
+
+def test_untangle_crossings_gives_each_track_back_its_clothes():
+    a, b = _crossing_tracks(swap_at=20)
+    fixed = {t.track_id: t for t in untangle_crossings([a, b])}
+    for track_id, colour_bin in ((0, 0), (1, 30)):
+        assert all(p.appearance[colour_bin] == 1.0 for p in fixed[track_id].poses)
+        xs = [p.pose.xy[23, 0] for p in fixed[track_id].poses]
+        assert np.all(np.abs(np.diff(xs)) < 40), "each track follows one smooth path"
+
+
+def test_untangle_crossings_leaves_clean_passages_and_same_kits_alone():
+    a, b = _crossing_tracks(swap_at=None)
+    fixed = untangle_crossings([a, b])
+    assert [p.pose.xy[23, 0] for p in fixed[0].poses] == [p.pose.xy[23, 0] for p in a.poses]
+    a, b = _crossing_tracks(swap_at=20, same_kit=True)  # no evidence to untangle
+    fixed = untangle_crossings([a, b])
+    assert [p.pose.xy[23, 0] for p in fixed[0].poses] == [p.pose.xy[23, 0] for p in a.poses]

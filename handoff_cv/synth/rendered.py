@@ -129,8 +129,11 @@ def rendered_cases(n: int, seed: int = 0) -> list[RenderCase]:
 def case_record(case: RenderCase) -> dict:
     """What ``case.json`` holds: enough to render the case again, and to tell whether a
     folder already holds this very case from this renderer."""
-    return {"renderer": RENDERER_VERSION, "scenario": case.scenario.model_dump(mode="json"),
-            "render": case.render.model_dump(mode="json")}  # fmt: skip
+    return {
+        "renderer": RENDERER_VERSION,
+        "scenario": case.scenario.model_dump(mode="json"),
+        "render": case.render.model_dump(mode="json"),
+    }
 
 
 def is_rendered(case: RenderCase, folder: Path) -> bool:
@@ -145,17 +148,21 @@ def write_rendered_case(case: RenderCase, folder: Path) -> Path:
     with staged_output(folder) as staging:
         sim = render_clip(case.scenario, case.render, staging / VIDEO_NAME)
         sim.labels.save(staging / "labels.json")
-        meta = {
-            "video": case.name,
-            "width": sim.labels.width,
-            "height": sim.labels.height,
-            "fps": sim.labels.fps,
-            "slowmo_factor": 1.0,
-            "simulated": True,
-        }
-        lm.write_parquet(sim.landmarks, staging / "truth.parquet", meta)
+        lm.write_parquet(sim.landmarks, staging / "truth.parquet", _meta(sim, case.name))
         write_text_atomic(staging / "case.json", json.dumps(case_record(case), indent=2) + "\n")
     return folder
+
+
+def _meta(sim, name: str) -> dict:
+    labels = sim.labels
+    return {
+        "video": name,
+        "width": labels.width,
+        "height": labels.height,
+        "fps": labels.fps,
+        "slowmo_factor": 1.0,
+        "simulated": True,
+    }
 
 
 def write_rendered_suite(
@@ -213,8 +220,9 @@ SAMPLES: dict[str, Callable[[], RenderCase]] = {
 
 
 def write_samples(folder: Path) -> Iterator[Path]:
-    """Render the sample clips into ``folder``: NAME.mp4, NAME.labels.json and NAME.toml
-    (the settings to analyse it: relay and zone calibration), each written atomically."""
+    """Render the sample clips into ``folder``: NAME.mp4, NAME.labels.json, NAME.toml (the
+    settings to analyse it: relay and zone calibration) and NAME.truth.parquet (the true
+    landmarks, so ``evaluate`` can map track ids), each written atomically."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name, make in SAMPLES.items():
@@ -223,6 +231,7 @@ def write_samples(folder: Path) -> Iterator[Path]:
         sim = render_clip(case.scenario, case.render, video)
         sim.labels.save(folder / f"{name}.labels.json")
         write_sample_settings(sim.labels, folder / f"{name}.toml")
+        lm.write_parquet(sim.landmarks, folder / f"{name}.truth.parquet", _meta(sim, name))
         yield video
 
 
