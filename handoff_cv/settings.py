@@ -122,6 +122,12 @@ class TrackingSettings(Section):
         description="Two identities whose landmarks lie closer than this (mean distance, in body "
         "heights) follow the same person: the younger one is dropped for that frame.",
     )
+    hide_others: bool = Field(
+        False,
+        description="Paint over other people's trunks in each person's crop so a landmarker "
+        "cannot slide onto a runner alongside (experimental: keeps identities through the "
+        "pass but can hide the hands).",
+    )
     stitch_gap_s: float = Field(
         1.5,
         ge=0,

@@ -15,6 +15,7 @@ import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
+import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
@@ -23,6 +24,14 @@ from handoff_cv.geometry import Box, Crop, square_tiles
 from handoff_cv.pose import LANDMARK_INDEX, Pose, PoseBackend
 from handoff_cv.settings import TrackingSettings
 from handoff_cv.video import Frame
+
+_ARMS = [
+    [LANDMARK_INDEX[f"{side}_{part}"] for part in ("shoulder", "elbow", "wrist", "index")]
+    for side in ("left", "right")
+]
+_SHOULDERS = [LANDMARK_INDEX["left_shoulder"], LANDMARK_INDEX["right_shoulder"]]
+_HIPS = [LANDMARK_INDEX["left_hip"], LANDMARK_INDEX["right_hip"]]
+_NOSE = LANDMARK_INDEX["nose"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ class _Candidate:
     track_id: int | None = None
     backlog: list[tuple[int, float, Pose, np.ndarray | None]] = field(default_factory=list)
     appearance: np.ndarray | None = None
+    last_pose: Pose | None = None
 
     def predicted_box(self, time_s: float) -> Box:
         cx, cy = self.center + self.velocity * (time_s - self.last_time)
@@ -86,7 +96,23 @@ class _Candidate:
         self.center = center
         self.height = box.height if not self.hits else 0.7 * self.height + 0.3 * box.height
         self.last_time = time_s
+        self.last_pose = pose
         self.hits += 1
+
+    def predicted_trunk(self, time_s: float) -> np.ndarray | None:
+        """Neck, hip centre and head (3, 2) where they should be at ``time_s``."""
+        if self.last_pose is None:
+            return None
+        xy = self.last_pose.xy
+        points = np.stack([xy[_SHOULDERS].mean(axis=0), xy[_HIPS].mean(axis=0), xy[_NOSE]])
+        return points + self.velocity * (time_s - self.last_time)
+
+    def predicted_arms(self, time_s: float) -> list[np.ndarray]:
+        """Both arms' polylines (shoulder, elbow, wrist, hand) where they should be."""
+        if self.last_pose is None:
+            return []
+        shift = self.velocity * (time_s - self.last_time)
+        return [self.last_pose.xy[chain] + shift for chain in _ARMS]
 
 
 class Tracker:
@@ -147,10 +173,16 @@ class Tracker:
     # ----------------------------------------------------------------- helpers
     def _follow_all(self, frame: Frame) -> dict[int, Pose]:
         poses: dict[int, Pose] = {}
+        trunks = {c.key: (c.predicted_trunk(frame.time_s), c.height) for c in self._live}
         for cand in self._live:
             predicted = cand.predicted_box(frame.time_s)
             crop = Crop.around(predicted, self.crop_scale * cand.height)
-            pose = self.backend.follow(cand.key, crop.cut(frame.image), int(frame.time_s * 1000))
+            others = [v for k, v in trunks.items() if k != cand.key and v[0] is not None]
+            own = (*trunks[cand.key], cand.predicted_arms(frame.time_s))
+            image = crop.cut(frame.image)
+            if self.settings.hide_others:
+                image = hide_others(image, crop, others, own)
+            pose = self.backend.follow(cand.key, image, int(frame.time_s * 1000))
             if pose is None:
                 continue
             pose = pose.shifted(crop.x0, crop.y0)
@@ -255,6 +287,46 @@ class Tracker:
         track.poses.extend(out)
         track.appearance = cand.appearance
         return out
+
+
+def hide_others(
+    image: np.ndarray,
+    crop: Crop,
+    others: list[tuple[np.ndarray, float]],
+    own: tuple[np.ndarray | None, float, list[np.ndarray]],
+) -> np.ndarray:
+    """Paint over the trunks and heads of the other people in a person's crop, but not over
+    the person's own trunk and arms, so the landmarker cannot slide onto a runner alongside
+    (the pass). ``others``: (neck, hips, head) points and body height per person; ``own``:
+    the same and the person's arm polylines.
+
+    The other people's arms are left visible: the hands meeting at the pass stay in both
+    crops.
+    """
+    if not others:
+        return image
+    mask = np.zeros(image.shape[:2], np.uint8)
+    offset = np.array([crop.x0, crop.y0])
+    for trunk, height in others:
+        _draw_trunk(mask, trunk - offset, height, 255)
+    trunk, height, arms = own
+    if trunk is not None:
+        _draw_trunk(mask, trunk - offset, height, 0)
+    limb = max(2, round(0.12 * height))  # arms swing fast: a wide margin around them
+    for arm in arms:
+        cv2.polylines(mask, [np.round(arm - offset).astype(np.int32)], False, 0, limb)
+    if not mask.any():
+        return image
+    out = image.copy()
+    out[mask > 0] = np.median(image.reshape(-1, image.shape[-1]), axis=0).astype(image.dtype)
+    return out
+
+
+def _draw_trunk(mask: np.ndarray, trunk: np.ndarray, height: float, value: int) -> None:
+    """A band from neck to hips about a trunk's depth wide, and the head."""
+    neck, hips, head = np.round(trunk).astype(int)
+    cv2.line(mask, tuple(neck), tuple(hips), value, max(2, round(0.2 * height)))
+    cv2.circle(mask, tuple(head), max(2, round(0.07 * height)), value, -1)
 
 
 def _suppress_overlaps(poses: list[Pose], distance: float) -> list[Pose]:
