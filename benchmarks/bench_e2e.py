@@ -19,17 +19,21 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from handoff_cv import load_landmarks
 from handoff_cv.analyze import analyze_video
+from handoff_cv.errors import HandoffError
 from handoff_cv.evaluate import (
+    compare_clip,
     compare_video_clip,
     format_table,
     settings_from_labels,
     summarise,
 )
 from handoff_cv.labels import ClipLabels
+from handoff_cv.settings import Settings
 from handoff_cv.synth.rendered import (
     VIDEO_NAME,
     is_rendered,
@@ -63,10 +67,18 @@ def render_case(args) -> str:
     return case.name
 
 
-def score_case(folder: Path) -> list[dict]:
+def score_case(args: tuple[Path, dict]) -> list[dict]:
+    folder, overrides = args
     labels = ClipLabels.load(folder / "labels.json")
+    base = Settings().with_overrides(overrides)
     started = time.perf_counter()
-    _, result = analyze_video(folder / VIDEO_NAME, settings_from_labels(labels))
+    try:
+        _, result = analyze_video(folder / VIDEO_NAME, settings_from_labels(labels, base=base))
+    except HandoffError as exc:  # e.g. nobody found: every exchange of the clip is missed
+        rows = compare_clip([], labels)
+        for row in rows:
+            row.update(failure=exc.one_line(), analysis_s=np.nan, frames=labels.frame_count)
+        return rows
     seconds = time.perf_counter() - started
     truth = load_landmarks(folder / "truth.parquet")
     rows = compare_video_clip(result.exchanges, labels, result.landmarks, truth)
@@ -83,6 +95,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=HERE.parent / "docs" / "results")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="settings to try (the tables get a suffix)",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     root = HERE / "data" / f"rendered-{args.seed}"
@@ -91,17 +110,20 @@ def main() -> None:
     with ProcessPoolExecutor(args.workers) as pool:
         for name in pool.map(render_case, [(c, root / c.name) for c in cases]):
             print(f"rendered {name} ({time.perf_counter() - started:.0f} s)", flush=True)
-        parts = list(pool.map(score_case, [root / c.name for c in cases]))
+        overrides = dict(item.split("=", 1) for item in args.set)
+        parts = list(pool.map(score_case, [(root / c.name, overrides) for c in cases]))
     rows = pd.DataFrame([row for part in parts for row in part])
-    rows.to_csv(args.out / "e2e_rendered_rows.csv", index=False)
+    tag = "".join(f"-{k.split('.')[-1]}={v}" for k, v in overrides.items())
+    rows.to_csv(args.out / f"e2e_rendered{tag}_rows.csv", index=False)
 
-    frames = rows.drop_duplicates("clip")
+    frames = rows.drop_duplicates("clip").dropna(subset=["analysis_s"])
     speed = frames["frames"].sum() / frames["analysis_s"].sum()
     text = [
-        f"## Rendered suite ({args.cases} clips, seed {args.seed}, zone calibration given)",
+        f"## Rendered suite ({args.cases} clips, seed {args.seed}, zone calibration given"
+        f"{''.join(', ' + item for item in args.set)})",
         "",
         "Command: `.venv/bin/python benchmarks/bench_e2e.py --cases "
-        f"{args.cases} --seed {args.seed}`",
+        f"{args.cases} --seed {args.seed}{''.join(' --set ' + item for item in args.set)}`",
         "",
         format_table(summarise(rows), HEADLINE),
         "",
@@ -110,7 +132,7 @@ def main() -> None:
     ]
     for by in ["view", "hands", "relay"]:
         text += [f"By {by}:", "", format_table(summarise(rows, by), HEADLINE), ""]
-    (args.out / "e2e_rendered.md").write_text("\n".join(text))
+    (args.out / f"e2e_rendered{tag}.md").write_text("\n".join(text))
     print("\n".join(text))
     print(f"({time.perf_counter() - started:.0f} s)")
 

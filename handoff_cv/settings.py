@@ -102,7 +102,8 @@ class TrackingSettings(Section):
         0,
         ge=0,
         description="Side of the square tiles the region is split into when searching for "
-        "people, in pixels; 0 uses the region's height. Smaller tiles find smaller people.",
+        "people, in pixels. Smaller tiles find smaller people. 0 (automatic) uses the region's "
+        "height, then halves of it down to 256 px while nobody is found.",
     )
     min_hits: int = Field(
         3, ge=1, description="Frames in a row a new person must be seen before getting an id."

@@ -221,12 +221,25 @@ class Tracker:
         self.detections_run += 1
         x0, y0, x1, y1 = (int(v) for v in self.roi.as_array())
         sub = image[y0:y1, x0:x1]
-        tile = self.settings.detect_tile_px or sub.shape[0]
         found: list[Pose] = []
-        for t in square_tiles(sub.shape[1], sub.shape[0], tile):
-            for pose in self.backend.detect(t.cut(sub)):
-                found.append(pose.shifted(t.x0 + x0, t.y0 + y0))
+        for tile in self._tile_sizes(sub.shape[0]):
+            for t in square_tiles(sub.shape[1], sub.shape[0], tile):
+                for pose in self.backend.detect(t.cut(sub)):
+                    found.append(pose.shifted(t.x0 + x0, t.y0 + y0))
+            if found:
+                break
         return _suppress_overlaps(found, self.settings.duplicate_distance)
+
+    def _tile_sizes(self, height: int) -> list[int]:
+        """The tile sides to search with: the one set, or automatically the region's height,
+        then halves of it down to 256 px while nobody is found (runners are small in wide
+        shots: the detector sees a tile at 224 px)."""
+        if self.settings.detect_tile_px:
+            return [self.settings.detect_tile_px]
+        sizes = [height]
+        while sizes[-1] // 2 >= 256:
+            sizes.append(sizes[-1] // 2)
+        return sizes
 
     def _detect_and_assign(self, frame: Frame, poses: dict[int, Pose]) -> None:
         self._last_detect = frame.time_s

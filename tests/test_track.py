@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from handoff_cv.geometry import Box
+from handoff_cv.pose import Pose
 from handoff_cv.settings import TrackingSettings
 from handoff_cv.track import (
     Track,
@@ -153,3 +154,23 @@ def test_untangle_crossings_leaves_clean_passages_and_same_kits_alone():
     a, b = _crossing_tracks(swap_at=20, same_kit=True)  # no evidence to untangle
     fixed = untangle_crossings([a, b])
     assert [p.pose.xy[23, 0] for p in fixed[0].poses] == [p.pose.xy[23, 0] for p in a.poses]
+
+
+class _NearSightedBackend(ColourBoxBackend):
+    """Like a real detector that shrinks its input: people under a fifth of the image
+    height are not found."""
+
+    def detect(self, image: np.ndarray) -> list[Pose]:
+        self.detect_calls += 1
+        return [p for p in self._people(image) if p.box().height >= 0.2 * image.shape[0]]
+
+
+def test_small_people_are_found_with_smaller_tiles_automatically():
+    size = (1600, 900)
+    people = [Person(RED, 300, 400, 40, width=40, height=120)]  # 13% of the frame height
+    frames = [Frame(i, i / FPS, render(people, i / FPS, size)) for i in range(15)]
+    for tile_px, found in ((0, True), (900, False)):
+        backend = _NearSightedBackend([RED])
+        tracker = Tracker(backend, TrackingSettings(detect_tile_px=tile_px), frame_size=size)
+        tracks = run_tracker(tracker, iter(frames))
+        assert bool(tracks) is found, tile_px
