@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import pandas as pd
 from handoff_cv import __version__
 from handoff_cv import landmarks as lm
 from handoff_cv.calibration import ZoneCalibration
+from handoff_cv.errors import InputError
 from handoff_cv.exchange import REPORT_SCHEMA_VERSION, ExchangeReport, find_exchanges
 from handoff_cv.exchange_rules import ZONE_LENGTH_M
 from handoff_cv.kinematics import TrackKinematics, track_kinematics
@@ -147,3 +149,38 @@ def write_analysis_outputs(
             },
         )
     return out
+
+
+def _outputs(path: str | Path, name: str) -> list[Path]:
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    files = sorted(path.rglob(name))
+    if not files:
+        raise InputError(f"no {name} found at {path}", "Give an analyze or batch output folder")
+    return files
+
+
+def load_exchanges(path: str | Path) -> pd.DataFrame:
+    """Every exchange report under ``path`` (an ``exchanges.json``, an analyze output folder,
+    or a batch folder of them) as one DataFrame, one row per exchange, with its clip."""
+    frames = []
+    for file in _outputs(path, "exchanges.json"):
+        data = json.loads(file.read_text(encoding="utf-8"))
+        rows = [{"clip": data.get("clip") or file.parent.name, **e} for e in data["exchanges"]]
+        frames.append(pd.DataFrame(rows, columns=["clip", *ExchangeReport.model_fields]))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def load_kinematics(path: str | Path) -> pd.DataFrame:
+    """Runners' positions and speeds per frame (``kinematics.parquet`` files under
+    ``path``), with the clip each row comes from."""
+    frames = []
+    for file in _outputs(path, "kinematics.parquet"):
+        clip = (
+            json.loads((file.parent / "exchanges.json").read_text()).get("clip")
+            if (file.parent / "exchanges.json").is_file()
+            else file.parent.name
+        )
+        frames.append(pd.read_parquet(file).assign(clip=clip))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
