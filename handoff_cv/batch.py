@@ -17,7 +17,10 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
+from functools import partial
+from multiprocessing import Manager
 from pathlib import Path
 
 import pandas as pd
@@ -116,8 +119,30 @@ def _already_done(folder: Path, video_key: str, settings_key: str) -> bool:
     return batch.get("content_sha256") == video_key and batch.get("settings_sha256") == settings_key
 
 
-def process_one(source: str, out: str, settings_json: str, from_landmarks: bool) -> BatchItem:
-    """Analyse one input into its folder (runs in a worker process)."""
+VideoProgress = Callable[[str, int, int | None], None]
+"""Called with (input, frames done, frames expected or None) while a video is tracked."""
+
+
+class _QueueProgress:
+    """Sends a worker's per-video progress to the parent process (every few frames)."""
+
+    def __init__(self, queue, source: str, every: int = 15) -> None:
+        self.queue, self.source, self.every = queue, source, every
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if done % self.every == 0 or done == total:
+            self.queue.put((self.source, done, total))
+
+
+def process_one(
+    source: str,
+    out: str,
+    settings_json: str,
+    from_landmarks: bool,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> BatchItem:
+    """Analyse one input into its folder (runs in a worker process); ``progress`` is told
+    how many frames of a video are tracked."""
     from handoff_cv import landmarks as lm
     from handoff_cv.analyze import analyze_landmarks, write_analysis_outputs
 
@@ -136,13 +161,14 @@ def process_one(source: str, out: str, settings_json: str, from_landmarks: bool)
         if from_landmarks:
             table = lm.load_landmarks(path)
         else:
-            table = _cached_landmarks(path, key, settings, out_dir)
+            table = _cached_landmarks(path, key, settings, out_dir, progress)
         result = analyze_landmarks(table, settings, clip=path.name if path.is_dir() else path.stem)
         result.source = {"input": str(path)}
         batch_record = {"content_sha256": key, "settings_sha256": settings_key}
         video = None if from_landmarks else path
-        write_analysis_outputs(result, settings, folder, run_extra={"batch": batch_record},
-                               video=video)  # fmt: skip
+        write_analysis_outputs(
+            result, settings, folder, run_extra={"batch": batch_record}, video=video
+        )
         item.status, item.exchanges = "done", len(result.exchanges)
     except HandoffError as exc:
         item.status, item.reason = "failed", exc.one_line()
@@ -152,7 +178,9 @@ def process_one(source: str, out: str, settings_json: str, from_landmarks: bool)
     return item
 
 
-def _cached_landmarks(video: Path, key: str, settings: Settings, out: Path) -> pd.DataFrame:
+def _cached_landmarks(
+    video: Path, key: str, settings: Settings, out: Path, progress=None
+) -> pd.DataFrame:
     """The video's landmark table, from the batch cache when the pose settings match."""
     from handoff_cv import landmarks as lm
     from handoff_cv.pipeline import track_video
@@ -162,10 +190,15 @@ def _cached_landmarks(video: Path, key: str, settings: Settings, out: Path) -> p
     file = cache / f"{key[:16]}-{settings_hash(settings, POSE_SECTIONS)[:12]}.parquet"
     if file.is_file():
         return lm.load_landmarks(file)
-    tracked = track_video(video, settings)
+    tracked = track_video(video, settings, progress=progress)
     tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-    meta = {"video": str(video), "width": tracked.video.width, "height": tracked.video.height,
-            "fps": tracked.video.fps, "slowmo_factor": settings.video.slowmo_factor}  # fmt: skip
+    meta = {
+        "video": str(video),
+        "width": tracked.video.width,
+        "height": tracked.video.height,
+        "fps": tracked.video.fps,
+        "slowmo_factor": settings.video.slowmo_factor,
+    }
     lm.write_parquet(tracked.landmarks, tmp, meta)
     os.replace(tmp, file)
     return tracked.landmarks
@@ -179,14 +212,19 @@ def run_batch(
     workers: int = 2,
     from_landmarks: bool = False,
     on_item: Callable[[BatchItem, int, int], None] | None = None,
+    on_progress: VideoProgress | None = None,
 ) -> list[BatchItem]:
-    """Analyse every input with ``workers`` processes; write status and summary tables."""
+    """Analyse every input with ``workers`` processes; write status and summary tables.
+
+    ``on_item`` is called as each input finishes, ``on_progress`` while videos are tracked
+    (in this process, whichever worker tracks them)."""
     settings = settings or Settings()
     out = prepare_folder(Path(out))
     sources = expand_inputs(inputs, from_landmarks)
     settings_json = settings.model_dump_json()
     items: list[BatchItem] = []
-    for item in _run_parallel(sources, out, settings_json, from_landmarks, workers):
+    runs = _run_parallel(sources, out, settings_json, from_landmarks, workers, on_progress)
+    for item in runs:
         items.append(item)
         write_tables(out, items)  # after every input: a killed batch keeps what it finished
         if on_item:
@@ -194,20 +232,38 @@ def run_batch(
     return items
 
 
-def _run_parallel(sources, out, settings_json, from_landmarks, workers) -> Iterator[BatchItem]:
+def _run_parallel(
+    sources, out, settings_json, from_landmarks, workers, on_progress=None
+) -> Iterator[BatchItem]:
     if workers <= 1:
         for source in sources:
-            yield process_one(str(source), str(out), settings_json, from_landmarks)
+            tell = partial(on_progress, str(source)) if on_progress else None
+            yield process_one(str(source), str(out), settings_json, from_landmarks, tell)
         return
-    with ProcessPoolExecutor(workers) as pool:
+    with ExitStack() as stack:
+        queue = stack.enter_context(Manager()).Queue() if on_progress else None
+        pool = stack.enter_context(ProcessPoolExecutor(workers))
         pending: set[Future] = {
-            pool.submit(process_one, str(s), str(out), settings_json, from_landmarks)
+            pool.submit(
+                process_one,
+                str(s),
+                str(out),
+                settings_json,
+                from_landmarks,
+                _QueueProgress(queue, str(s)) if queue is not None else None,
+            )
             for s in sources
         }
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            _drain(queue, on_progress)
             for future in done:
                 yield future.result()
+
+
+def _drain(queue, on_progress: VideoProgress | None) -> None:
+    while queue is not None and on_progress is not None and not queue.empty():
+        on_progress(*queue.get_nowait())
 
 
 def write_tables(out: Path, items: list[BatchItem]) -> None:

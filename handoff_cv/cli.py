@@ -243,13 +243,29 @@ def batch(
     with _progress("batch") as bar:
         task = bar.add_task("inputs", total=total)
 
+        videos: dict[str, int] = {}  # a bar per video being tracked
+
         def report(item, done: int, _total: int) -> None:
             bar.update(task, completed=done)
+            if item.source in videos:
+                bar.remove_task(videos.pop(item.source))
             note = f" ({item.reason})" if item.reason else ""
             out.print(f"{item.status:8} {item.source}{note}", highlight=False, soft_wrap=True)
 
-        items = run_batch(inputs, output, settings, workers=workers,
-                          from_landmarks=from_landmarks, on_item=report)  # fmt: skip
+        def frames(source: str, done: int, expected: int | None) -> None:
+            if source not in videos:
+                videos[source] = bar.add_task(f"  {Path(source).name}", total=expected)
+            bar.update(videos[source], completed=done)
+
+        items = run_batch(
+            inputs,
+            output,
+            settings,
+            workers=workers,
+            from_landmarks=from_landmarks,
+            on_item=report,
+            on_progress=frames,
+        )
     counts = {s: sum(i.status == s for i in items) for s in ("done", "skipped", "failed")}
     exchanges = sum(i.exchanges for i in items if i.status == "done")
     out.print(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed; "

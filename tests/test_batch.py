@@ -45,7 +45,9 @@ def test_batch_analyses_everything_and_resumes(cases, tmp_path):
     summary = (out / "summary.html").read_text()
     assert summary.count("<tr>") == 5 and "Runner pair" in summary  # header + 4 exchanges
     links = [
-        line.split('href="')[1].split('"')[0] for line in summary.splitlines() if "href=" in line
+        line.split('href="')[1].split('"')[0]
+        for line in summary.splitlines()
+        if "href=" in line and "report.html" in line
     ]
     assert len(links) == 4 and all((out / link).is_file() for link in links)
     assert "SAME-HAND RISK" in summary
@@ -120,3 +122,23 @@ def test_sigkill_leaves_no_corrupt_file_and_the_next_run_finishes(tmp_path):
     assert int((final.status == "skipped").sum()) >= finished_before
     assert len(pd.read_parquet(out / "exchanges.parquet")) == 10
     assert "skipped" in rerun.stdout
+
+
+def test_batch_reports_per_video_progress_from_its_workers(tmp_path):
+    """Each video being tracked gets a progress count (the CLI draws a bar per video)."""
+    from pathlib import Path
+
+    samples = Path(__file__).resolve().parents[1] / "sample_videos"
+    videos = [samples / "blind_right_to_left.mp4", samples / "visual_4x400.mp4"]
+    events: dict[str, list[tuple[int, int | None]]] = {}
+
+    def seen(source: str, done: int, total: int | None) -> None:
+        events.setdefault(Path(source).name, []).append((done, total))
+
+    items = run_batch([str(v) for v in videos], tmp_path / "out", workers=2, on_progress=seen)
+    assert [i.status for i in items] == ["done", "done"]
+    for video in videos:
+        counts = events[video.name]
+        done = [d for d, _ in counts]
+        assert done == sorted(done) and len(done) >= 2
+        assert done[-1] == counts[-1][1], "the last report is the whole video"
