@@ -217,13 +217,10 @@ class Tracker:
         someone_lost = any(c.key not in poses for c in self._live)
         return since >= interval or (someone_lost and since >= interval / 4)
 
-    def _detect(self, image: np.ndarray, known: list[Pose] = ()) -> list[Pose]:
-        """People in the region; those ``known`` (followed in this frame) are painted out
-        first, so the detector sees who stands beside or behind them (at the pass, the
-        detector reports one person for two overlapping runners)."""
+    def _detect(self, image: np.ndarray) -> list[Pose]:
         self.detections_run += 1
         x0, y0, x1, y1 = (int(v) for v in self.roi.as_array())
-        sub = _paint_out(image[y0:y1, x0:x1], [p.shifted(-x0, -y0) for p in known])
+        sub = image[y0:y1, x0:x1]
         found: list[Pose] = []
         for tile in self._tile_sizes(sub.shape[0]):
             for t in square_tiles(sub.shape[1], sub.shape[0], tile):
@@ -248,7 +245,7 @@ class Tracker:
         self._last_detect = frame.time_s
         detections = [
             d
-            for d in self._detect(frame.image, list(poses.values()))
+            for d in self._detect(frame.image)
             if all(d.distance(p) >= 2 * self.settings.duplicate_distance for p in poses.values())
         ]
         lost = [c for c in self._live if c.key not in poses]
@@ -335,20 +332,6 @@ def hide_others(
         return image
     out = image.copy()
     out[mask > 0] = np.median(image.reshape(-1, image.shape[-1]), axis=0).astype(image.dtype)
-    return out
-
-
-def _paint_out(image: np.ndarray, people: list[Pose]) -> np.ndarray:
-    """``image`` with the trunk and head of each of ``people`` painted in a flat colour."""
-    if not people:
-        return image
-    mask = np.zeros(image.shape[:2], np.uint8)
-    for pose in people:
-        xy = pose.xy
-        trunk = np.stack([xy[_SHOULDERS].mean(axis=0), xy[_HIPS].mean(axis=0), xy[_NOSE]])
-        _draw_trunk(mask, trunk, pose.box().height, 255)
-    out = image.copy()
-    out[mask > 0] = np.median(image[::4, ::4].reshape(-1, image.shape[-1]), axis=0)
     return out
 
 
