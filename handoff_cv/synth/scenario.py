@@ -305,19 +305,16 @@ def bodies_at(ep: Episode, t: float) -> Bodies:
         ph_in, float(state["v_in"][0]), spec.incoming_speed_mps, acc_in, h_in
     )
     pss = spec.passing_hand
+
+    def incoming_pose() -> skel.BodyPose:  # with the arms as they are now
+        position = np.array([state["x_in"][0], y_in, drop])
+        return skel.BodyPose(
+            position, lean, 0.0, 0.0, arms["left"], arms["right"], legs["left"], legs["right"]
+        )
+
     w_pass = _ramp(t, m.t_contact - 0.35, m.t_contact - 0.12, m.t_release, m.t_release + 0.2)
     if w_pass > 0:
-        pre = skel.BodyPose(
-            np.array([state["x_in"][0], y_in, drop]),
-            lean,
-            0.0,
-            0.0,
-            arms["left"],
-            arms["right"],
-            legs["left"],
-            legs["right"],
-        )
-        shoulder = skel.landmarks_3d(pre, h_in)[LANDMARK_INDEX[f"{pss}_shoulder"]]
+        shoulder = skel.landmarks_3d(incoming_pose(), h_in)[LANDMARK_INDEX[f"{pss}_shoulder"]]
         # the passer's hand closes on the receiver's hand, meets it exactly at contact,
         # stays on it until the release, then draws back
         behind = 0.25 * np.clip((m.t_contact - t) / 0.25, 0, 1) + 0.3 * np.clip(
@@ -325,17 +322,7 @@ def bodies_at(ep: Episode, t: float) -> Bodies:
         )
         target = _hand_point(outgoing, recv) - np.array([behind, 0.0, 0.0])
         arms[pss] = _mix(arms[pss], _reach(shoulder, target, h_in), w_pass)
-    in_pose = skel.BodyPose(
-        np.array([state["x_in"][0], y_in, drop]),
-        lean,
-        0.0,
-        0.0,
-        arms["left"],
-        arms["right"],
-        legs["left"],
-        legs["right"],
-    )
-    incoming = skel.landmarks_3d(in_pose, h_in)
+    incoming = skel.landmarks_3d(incoming_pose(), h_in)
     baton, holder = _baton(ep, t, incoming, outgoing, switch_t)
     return Bodies(incoming, outgoing, baton, holder)
 
