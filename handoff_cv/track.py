@@ -430,7 +430,11 @@ def untangle_crossings(
 
 
 def _untangle_pair(a: Track, b: Track, window_s: float, margin: float) -> bool:
-    """Swap the tails of ``a`` and ``b`` after their first crossing that swapped them."""
+    """Swap the tails of ``a`` and ``b`` after their first crossing that swapped them.
+
+    When only one of them goes on after the crossing (the other lost its person, or sat on
+    the same one and was dropped), that one's clothes alone decide whose track it continues.
+    """
     pa, pb = {p.frame: p for p in a.poses}, {p.frame: p for p in b.poses}
     common = sorted(set(pa) & set(pb))
     close = [f for f in common if _hip_gap(pa[f].pose, pb[f].pose) < 0.6]
@@ -438,16 +442,38 @@ def _untangle_pair(a: Track, b: Track, window_s: float, margin: float) -> bool:
         t0, t1 = pa[episode[0]].time_s, pa[episode[-1]].time_s
         before = [_mean_hist(t, t0 - window_s, t0, set(close)) for t in (a, b)]
         after = [_mean_hist(t, t1, t1 + window_s, set(close)) for t in (a, b)]
-        if any(h is None for h in (*before, *after)):
+        if before[0] is None or before[1] is None or (after[0] is None and after[1] is None):
             continue
-        keep = appearance_distance(before[0], after[0]) + appearance_distance(before[1], after[1])
-        cross = appearance_distance(before[0], after[1]) + appearance_distance(before[1], after[0])
+        keep = cross = 0.0
+        for i in (0, 1):
+            if after[i] is not None:
+                keep += appearance_distance(before[i], after[i])
+                cross += appearance_distance(before[1 - i], after[i])
         if cross + margin < keep:
             pivot = min(episode, key=lambda f: _hip_gap(pa[f].pose, pb[f].pose))
             _swap_tails(a, b, pivot)
-            _drop_doubles(a, b, episode)
+            _drop_doubles(a, b, [f for f in sorted({*pa, *pb}) if f >= episode[0]])
             return True
+        for track, other, sparse in ((a, b, after[0] is None), (b, a, after[1] is None)):
+            if sparse and _drop_strays(track, other, episode[-1], t1 + window_s):
+                return True
     return False
+
+
+def _drop_strays(track: Track, other: Track, after_frame: int, until_s: float) -> bool:
+    """Drop the few poses ``track`` still has just after a crossing that sit on the other
+    track's person (leftovers of two landmarkers on one body): its own person was lost."""
+    others = {p.frame: p for p in other.poses}
+
+    def on_other(p: TrackedPose) -> bool:
+        near = [others[f] for f in range(p.frame - 3, p.frame + 4) if f in others]
+        return any(_hip_gap(p.pose, q.pose) < 0.6 for q in near)
+
+    strays = {
+        id(p) for p in track.poses if p.frame > after_frame and p.time_s <= until_s and on_other(p)
+    }
+    track.poses = [p for p in track.poses if id(p) not in strays]
+    return bool(strays)
 
 
 def _drop_doubles(a: Track, b: Track, frames: list[int], same: float = 0.15) -> None:

@@ -174,3 +174,21 @@ def test_small_people_are_found_with_smaller_tiles_automatically():
         tracker = Tracker(backend, TrackingSettings(detect_tile_px=tile_px), frame_size=size)
         tracks = run_tracker(tracker, iter(frames))
         assert bool(tracks) is found, tile_px
+
+
+def test_leftover_poses_on_the_other_runner_after_a_crossing_are_dropped():
+    """Two landmarkers ended on one runner: the lost track's last few poses, sitting on the
+    other runner, are not kept as if they were its own person."""
+    red, blue = np.zeros(48), np.zeros(48)
+    red[0], blue[30] = 1.0, 1.0
+    a, b = Track(0), Track(1)
+    for f in range(40):
+        pa = pose_in_box(100 + 10 * f, 100, 50, 150)
+        a.poses.append(TrackedPose(f, f / 30, 0, pa, red))
+        if f <= 22:
+            b.poses.append(TrackedPose(f, f / 30, 1, pose_in_box(300, 100, 50, 150), blue))
+        elif f in (25, 30):  # b's landmarker sits on a's runner
+            b.poses.append(TrackedPose(f, f / 30, 1, pa, red))
+    fixed = {t.track_id: t for t in untangle_crossings([a, b])}
+    assert 30 not in [p.frame for p in fixed[1].poses]
+    assert [p.frame for p in fixed[0].poses] == list(range(40)), "the runner keeps its track"
