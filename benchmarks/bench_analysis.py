@@ -20,7 +20,13 @@ import pandas as pd
 
 from handoff_cv import load_landmarks
 from handoff_cv.analyze import analyze_landmarks
-from handoff_cv.evaluate import compare_clip, format_table, settings_from_labels, summarise
+from handoff_cv.evaluate import (
+    breakdown_tables,
+    compare_clip,
+    format_table,
+    settings_from_labels,
+    summarise,
+)
 from handoff_cv.labels import ClipLabels
 from handoff_cv.synth.suites import suite_cases, write_case
 
@@ -87,8 +93,8 @@ def main() -> None:
                 "Command: `.venv/bin/python benchmarks/bench_analysis.py --cases "
                 f"{args.cases} --seed {args.seed}{' --uncalibrated' if args.uncalibrated else ''}`",
                 "", format_table(summarise(rows), HEADLINE), ""]  # fmt: skip
-        for by in ["view", "pan"] + (["noise"] if suite == "corrupted" else []) + ["hands"]:
-            text += [f"By {by}:", "", format_table(summarise(rows, by), HEADLINE), ""]
+        by = ["view", "pan"] + (["noise"] if suite == "corrupted" else []) + ["hands"]
+        text += breakdown_tables(rows, HEADLINE, by)
         (args.out / f"analysis_{tag}.md").write_text("\n".join(text))
         print("\n".join(text))
         print(f"({time.perf_counter() - started:.0f} s)")

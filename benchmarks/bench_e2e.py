@@ -26,6 +26,7 @@ from handoff_cv import load_landmarks
 from handoff_cv.analyze import analyze_video
 from handoff_cv.errors import HandoffError
 from handoff_cv.evaluate import (
+    breakdown_tables,
     compare_clip,
     compare_video_clip,
     format_table,
@@ -97,7 +98,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE.parent / "docs" / "results")
     parser.add_argument(
         "--set",
-        nargs="*",
+        nargs="+",
+        action="extend",
         default=[],
         metavar="SECTION.KEY=VALUE",
         help="settings to try (the tables get a suffix)",
@@ -123,15 +125,14 @@ def main() -> None:
         f"{''.join(', ' + item for item in args.set)})",
         "",
         "Command: `.venv/bin/python benchmarks/bench_e2e.py --cases "
-        f"{args.cases} --seed {args.seed}{''.join(' --set ' + item for item in args.set)}`",
+        f"{args.cases} --seed {args.seed}{' --set ' + ' '.join(args.set) if args.set else ''}`",
         "",
         format_table(summarise(rows), HEADLINE),
         "",
         f"Analysis speed: {speed:.1f} frames/s per worker (video decode + pose + analysis).",
         "",
     ]
-    for by in ["view", "hands", "relay"]:
-        text += [f"By {by}:", "", format_table(summarise(rows, by), HEADLINE), ""]
+    text += breakdown_tables(rows, HEADLINE, ["view", "hands", "relay"])
     (args.out / f"e2e_rendered{tag}.md").write_text("\n".join(text))
     print("\n".join(text))
     print(f"({time.perf_counter() - started:.0f} s)")

@@ -352,6 +352,15 @@ def evaluate(
     return pd.DataFrame(rows)
 
 
+def breakdown_tables(rows: pd.DataFrame, columns: Iterable[str], by: Iterable[str]) -> list[str]:
+    """Markdown lines: one accuracy table per field of ``by`` ("By view:", the table)."""
+    columns = list(columns)
+    lines: list[str] = []
+    for field in by:
+        lines += [f"By {field}:", "", format_table(summarise(rows, field), columns), ""]
+    return lines
+
+
 def format_table(table: pd.DataFrame, columns: Iterable[str] | None = None) -> str:
     """Markdown table with rates as percentages, for the docs and the terminal."""
     cols = list(columns or table.columns)

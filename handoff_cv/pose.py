@@ -129,7 +129,6 @@ class MediaPipeBackend:
         self._last_ms: dict[int, int] = {}
         self._warmed: set[int] = set()
         self._detector_warm = False
-        self._detector_calls = 0
         with _native_stderr_silenced():
             self._detector = self._create(vision.RunningMode.IMAGE, config.max_people)
 
@@ -161,7 +160,6 @@ class MediaPipeBackend:
             result = self._detector.detect(self._image(image))
         if result.pose_landmarks:
             self._detector_warm = True
-        self._detector_calls += 1
         return [_to_pose(lms, image.shape) for lms in result.pose_landmarks]
 
     def follow(self, key: int, image: np.ndarray, time_ms: int) -> Pose | None:

@@ -173,14 +173,19 @@ class Tracker:
     # ----------------------------------------------------------------- helpers
     def _follow_all(self, frame: Frame) -> dict[int, Pose]:
         poses: dict[int, Pose] = {}
-        trunks = {c.key: (c.predicted_trunk(frame.time_s), c.height) for c in self._live}
+        hiding = self.settings.hide_others
+        trunks = (
+            {c.key: (c.predicted_trunk(frame.time_s), c.height) for c in self._live}
+            if hiding
+            else {}
+        )
         for cand in self._live:
             predicted = cand.predicted_box(frame.time_s)
             crop = Crop.around(predicted, self.crop_scale * cand.height)
-            others = [v for k, v in trunks.items() if k != cand.key and v[0] is not None]
-            own = (*trunks[cand.key], cand.predicted_arms(frame.time_s))
             image = crop.cut(frame.image)
-            if self.settings.hide_others:
+            if hiding:
+                others = [v for k, v in trunks.items() if k != cand.key and v[0] is not None]
+                own = (*trunks[cand.key], cand.predicted_arms(frame.time_s))
                 image = hide_others(image, crop, others, own)
             pose = self.backend.follow(cand.key, image, int(frame.time_s * 1000))
             if pose is None:

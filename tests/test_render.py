@@ -159,3 +159,12 @@ def test_sample_videos_cover_the_promised_passes():
     assert any(p == "left" and r == "right" for p, r, *_ in seen)
     assert any(p == r == "right" for p, r, *_ in seen)
     assert any(style == "visual" and relay == "4x400" for *_, style, relay in seen)
+
+
+def test_samples_into_an_unwritable_place_is_a_one_line_error(tmp_path: Path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(app, ["synth", "samples", "-o", str(blocker / "samples")])
+    assert result.exit_code != 0
+    assert result.output.strip().startswith("error:") and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -71,13 +71,6 @@ class RenderSpec(BaseModel):
     seed: int = 0
 
 
-class RenderedClip(BaseModel):
-    """A rendered case on disk: the scenario, its look, and where the files are."""
-
-    scenario: Scenario
-    render: RenderSpec = Field(default_factory=RenderSpec)
-
-
 # ---------------------------------------------------------------------- regions
 def _vertex_regions(runner: AnnyRunner) -> np.ndarray:
     """Clothing region per vertex: 0 skin, 1 shirt, 2 shorts, 3 shoes, 4 hair."""
@@ -255,7 +248,7 @@ def _draw_baton(image: np.ndarray, baton: _BatonSegment) -> None:
     cv2.line(image, (x0, y0), (x1, y1), baton.colour, thickness, cv2.LINE_AA, 4)
 
 
-BATON_LENGTH_M, BATON_DIAMETER_M = 0.29, 0.04
+BATON_DIAMETER_M = 0.04  # its length is the simulator's (29 cm)
 
 
 def _baton_item(ends: np.ndarray, camera: PinholeCamera, colour: RGB):
@@ -267,7 +260,7 @@ def _baton_item(ends: np.ndarray, camera: PinholeCamera, colour: RGB):
 
 
 # ---------------------------------------------------------------------- baton in anny hands
-def _baton_ends(bodies: Bodies, rigs: dict[str, np.ndarray], hands: dict[str, np.ndarray]):
+def _baton_ends(bodies: Bodies, hands: dict[str, np.ndarray]) -> np.ndarray:
     """Move the simulator's baton into the rendered hands: the anny hand nearest to where
     the simulator's baton is held, along the simulator's baton axis."""
     centre = bodies.baton.mean(axis=0)
@@ -292,34 +285,32 @@ def _baton_ends(bodies: Bodies, rigs: dict[str, np.ndarray], hands: dict[str, np
 # ---------------------------------------------------------------------- clip
 @dataclass
 class RenderedFrames:
-    """Posed bodies for every frame of a simulation."""
+    """Posed bodies and the baton's ends (world metres) for every frame of a simulation."""
 
     sim: Simulation
     bodies: dict[str, _Body]
-    hands: list[dict[str, np.ndarray]]
+    batons: list[np.ndarray]
 
 
 def pose_bodies(sim: Simulation, spec: RenderSpec) -> RenderedFrames:
-    """Retarget both runners of every frame onto anny bodies (batched per runner)."""
-    worlds = [sim.world_at(f) for f in range(len(sim.frame_times))]
+    """Retarget both runners of every frame onto anny bodies (batched per runner) and put
+    the baton in their rendered hands."""
+    worlds = [sim.world_at(f)[1] for f in range(len(sim.frame_times))]
     ex = sim.scenario.exchanges[0]
     bodies = {
         "incoming": _body(spec.incoming, ex.incoming_height_m),
         "outgoing": _body(spec.outgoing, ex.outgoing_height_m),
     }
+    hands = {}
     for role, body in bodies.items():
-        landmarks = np.stack([getattr(w[1], role) for w in worlds])
-        body.vertices, body.heads = body.runner.pose(landmarks)
-    hands = []
-    for f in range(len(worlds)):
-        hands.append(
-            {
-                f"{role}_{side}": body.runner.hand_points(body.heads[f : f + 1], side)[0]
-                for role, body in bodies.items()
-                for side in ("left", "right")
-            }
-        )
-    return RenderedFrames(sim, bodies, hands)
+        body.vertices, body.heads = body.runner.pose(np.stack([getattr(w, role) for w in worlds]))
+        for side in ("left", "right"):
+            hands[f"{role}_{side}"] = body.runner.hand_points(body.heads, side)
+    batons = [
+        _baton_ends(w, {key: points[f] for key, points in hands.items()})
+        for f, w in enumerate(worlds)
+    ]
+    return RenderedFrames(sim, bodies, batons)
 
 
 def render_frame(
@@ -332,13 +323,8 @@ def render_frame(
     if background is None:
         background = render_background(camera, ex.zone_length_m, ex.go_mark_m, spec.seed)
     image = background.copy()
-    world = sim.world_at(frame)
     items = [_shaded_faces(b, b.vertices[frame], camera, spec) for b in posed.bodies.values()]
-    baton = None
-    if world is not None:
-        ends = _baton_ends(world[1], {}, posed.hands[frame])
-        baton = _baton_item(ends, camera, spec.baton)
-    _paint(image, items, baton)
+    _paint(image, items, _baton_item(posed.batons[frame], camera, spec.baton))
     return _finish(image, spec, frame)
 
 

@@ -16,9 +16,9 @@ import numpy as np
 
 from handoff_cv import landmarks as lm
 from handoff_cv.labels import ClipLabels
-from handoff_cv.outputs import staged_output, write_text_atomic
+from handoff_cv.outputs import prepare_folder, staged_output, write_text_atomic
 from handoff_cv.synth.render import RENDERER_VERSION, Look, RenderSpec, render_clip
-from handoff_cv.synth.scenario import CameraSpec, ExchangeSpec, Scenario
+from handoff_cv.synth.scenario import CameraSpec, ExchangeSpec, Scenario, go_mark_for
 from handoff_cv.synth.suites import HAND_COMBOS, VIEWS, sample_exchange
 
 VIDEO_NAME = "video.mp4"
@@ -198,8 +198,6 @@ def _sample(
         tail_s=0.7,
         **spec,
     )
-    from handoff_cv.synth.scenario import go_mark_for
-
     exchange = exchange.model_copy(update={"go_mark_m": go_mark_for(exchange, 0.88)})
     camera = CameraSpec(
         view=view, distance_m=10.0, height_m=1.6, fov_deg=65.0, fps=30.0, width=960, height=540
@@ -223,8 +221,7 @@ def write_samples(folder: Path) -> Iterator[Path]:
     """Render the sample clips into ``folder``: NAME.mp4, NAME.labels.json, NAME.toml (the
     settings to analyse it: relay and zone calibration) and NAME.truth.parquet (the true
     landmarks, so ``evaluate`` can map track ids), each written atomically."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = prepare_folder(Path(folder))
     for name, make in SAMPLES.items():
         case = make()
         video = folder / f"{name}.mp4"
