@@ -14,29 +14,34 @@ only when their scenario, look or the renderer's version changes.
 
 from __future__ import annotations
 
-import argparse
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from bench_baton import baton_lines, clip_overrides, suite_arguments, true_colour
 
 from handoff_cv import load_landmarks
 from handoff_cv.analyze import analyze_video
 from handoff_cv.errors import HandoffError
 from handoff_cv.evaluate import (
+    baton_detection,
     breakdown_tables,
     compare_clip,
+    compare_holders,
     compare_video_clip,
     format_table,
+    identify_tracks,
     settings_from_labels,
     summarise,
 )
 from handoff_cv.labels import ClipLabels
 from handoff_cv.settings import Settings
 from handoff_cv.synth.rendered import (
+    BATON_TRUTH_NAME,
     VIDEO_NAME,
+    ensure_baton_truth,
     is_rendered,
     rendered_cases,
     write_rendered_case,
@@ -65,13 +70,17 @@ def render_case(args) -> str:
     case, folder = args
     if not is_rendered(case, folder):
         write_rendered_case(case, folder)
+    ensure_baton_truth(case, folder)
     return case.name
 
 
-def score_case(args: tuple[Path, dict]) -> list[dict]:
+def score_case(args: tuple[Path, dict]) -> tuple[list[dict], pd.DataFrame, dict]:
+    """The clip's exchange rows, its per-frame holder rows and its baton detection figures."""
     folder, overrides = args
     labels = ClipLabels.load(folder / "labels.json")
-    base = Settings().with_overrides(overrides)
+    base = Settings().with_overrides(clip_overrides(folder, overrides))
+    baton_truth = pd.read_parquet(folder / BATON_TRUTH_NAME)
+    colour = true_colour(folder)
     started = time.perf_counter()
     try:
         _, result = analyze_video(folder / VIDEO_NAME, settings_from_labels(labels, base=base))
@@ -79,7 +88,8 @@ def score_case(args: tuple[Path, dict]) -> list[dict]:
         rows = compare_clip([], labels)
         for row in rows:
             row.update(failure=exc.one_line(), analysis_s=np.nan, frames=labels.frame_count)
-        return rows
+        holders = compare_holders([], pd.DataFrame(), baton_truth, pd.DataFrame(), labels)
+        return rows, holders, {"clip": labels.clip, "true_colour": colour}
     seconds = time.perf_counter() - started
     truth = load_landmarks(folder / "truth.parquet")
     rows = compare_video_clip(result.exchanges, labels, result.landmarks, truth)
@@ -87,23 +97,22 @@ def score_case(args: tuple[Path, dict]) -> list[dict]:
         row["analysis_s"] = seconds
         row["frames"] = labels.frame_count
         row["people_tracked"] = int(result.landmarks["track_id"].nunique())
-    return rows
+    identities = identify_tracks(result.landmarks, truth)
+    holders = compare_holders(
+        result.exchanges, result.holders_frame(), baton_truth, identities, labels
+    )
+    detection = {
+        "clip": labels.clip,
+        "view": labels.camera.view,
+        "true_colour": colour,
+        "learned_colour": result.baton.attrs.get("baton_colour") if len(result.baton) else None,
+        **(baton_detection(result.baton, baton_truth) if len(result.baton) else {}),
+    }
+    return rows, holders, detection
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=40)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=HERE.parent / "docs" / "results")
-    parser.add_argument(
-        "--set",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="settings to try (the tables get a suffix)",
-    )
+    parser = suite_arguments(__doc__.splitlines()[0])
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     root = HERE / "data" / f"rendered-{args.seed}"
@@ -113,10 +122,14 @@ def main() -> None:
         for name in pool.map(render_case, [(c, root / c.name) for c in cases]):
             print(f"rendered {name} ({time.perf_counter() - started:.0f} s)", flush=True)
         overrides = dict(item.split("=", 1) for item in args.set)
+        if args.given_colour:
+            overrides["baton.colour"] = "given"
         parts = list(pool.map(score_case, [(root / c.name, overrides) for c in cases]))
-    rows = pd.DataFrame([row for part in parts for row in part])
+    rows = pd.DataFrame([row for part, _, _ in parts for row in part])
     tag = "".join(f"-{k.split('.')[-1]}={v}" for k, v in overrides.items())
     rows.to_csv(args.out / f"e2e_rendered{tag}_rows.csv", index=False)
+    holders = pd.concat([h for _, h, _ in parts], ignore_index=True)
+    detection = pd.DataFrame([d for _, _, d in parts])
 
     frames = rows.drop_duplicates("clip").dropna(subset=["analysis_s"])
     speed = frames["frames"].sum() / frames["analysis_s"].sum()
@@ -132,6 +145,7 @@ def main() -> None:
         f"Analysis speed: {speed:.1f} frames/s per worker (video decode + pose + analysis).",
         "",
     ]
+    text += ["### The baton", "", *baton_lines(rows, holders, detection)]
     text += breakdown_tables(rows, HEADLINE, ["view", "hands", "relay"])
     (args.out / f"e2e_rendered{tag}.md").write_text("\n".join(text))
     print("\n".join(text))

@@ -18,7 +18,12 @@ from handoff_cv import __version__
 from handoff_cv import landmarks as lm
 from handoff_cv.calibration import ZoneCalibration
 from handoff_cv.errors import InputError
-from handoff_cv.exchange import REPORT_SCHEMA_VERSION, ExchangeReport, find_exchanges
+from handoff_cv.exchange import (
+    REPORT_SCHEMA_VERSION,
+    BatonInput,
+    ExchangeReport,
+    find_exchanges,
+)
 from handoff_cv.exchange_rules import ZONE_LENGTH_M
 from handoff_cv.kinematics import TrackKinematics, track_kinematics
 from handoff_cv.outputs import staged_output, write_json_atomic
@@ -35,6 +40,8 @@ class AnalysisResult:
     landmarks: pd.DataFrame
     timings_s: dict[str, float] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
+    baton: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The baton's sightings the analysis used (empty when it was not searched for)."""
 
     def exchanges_frame(self) -> pd.DataFrame:
         """One row per exchange, the report's fields as columns."""
@@ -43,6 +50,11 @@ class AnalysisResult:
         if "quality_flags" in frame:
             frame["quality_flags"] = frame.quality_flags.map(lambda f: ";".join(f))
         return frame
+
+    def holders_frame(self) -> pd.DataFrame:
+        """Per exchange and frame: who held the baton, with which hand(s), how surely."""
+        parts = [e.holders.to_frame(e.exchange_id) for e in self.exchanges if e.holders is not None]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     def kinematics_frame(self) -> pd.DataFrame:
         """Per track and frame: hip position in pixels, body height, position and speed."""
@@ -83,17 +95,26 @@ def calibration_from(settings: Settings) -> ZoneCalibration | None:
 
 
 def analyze_landmarks(
-    table: pd.DataFrame, settings: Settings | None = None, clip: str = "clip"
+    table: pd.DataFrame,
+    settings: Settings | None = None,
+    clip: str = "clip",
+    baton: pd.DataFrame | None = None,
 ) -> AnalysisResult:
-    """Find and measure every exchange in a landmark table."""
+    """Find and measure every exchange in a landmark table; ``baton`` sightings (from the
+    track stage) let the baton decide the hands and refine the times."""
     settings = settings or Settings()
     lm.validate(table)
     started = time.perf_counter()
     calibration = calibration_from(settings)
     kins = track_kinematics(table, settings.filtering, settings.exchange, calibration)
-    exchanges = find_exchanges(kins, settings.exchange, calibration) if kins else []
+    sightings = None
+    if baton is not None and not baton.empty and settings.baton.colour != "off":
+        sightings = BatonInput(baton, settings.baton)
+    exchanges = find_exchanges(kins, settings.exchange, calibration, sightings) if kins else []
     elapsed = time.perf_counter() - started
-    return AnalysisResult(clip, exchanges, kins, table, {"analyze": round(elapsed, 3)})
+    result = AnalysisResult(clip, exchanges, kins, table, {"analyze": round(elapsed, 3)})
+    result.baton = baton if baton is not None else pd.DataFrame()
+    return result
 
 
 def analyze_video(video: str | Path, settings: Settings | None = None, progress=None):
@@ -102,7 +123,9 @@ def analyze_video(video: str | Path, settings: Settings | None = None, progress=
 
     settings = settings or Settings()
     tracked = track_video(video, settings, progress=progress)
-    result = analyze_landmarks(tracked.landmarks, settings, clip=Path(video).stem)
+    result = analyze_landmarks(
+        tracked.landmarks, settings, clip=Path(video).stem, baton=tracked.baton
+    )
     result.timings_s.update(tracked.timings_s)
     result.source = {"video": str(video)}
     return tracked, result
@@ -133,6 +156,9 @@ def write_analysis_outputs(
         kin = result.kinematics_frame()
         if not kin.empty:
             kin.to_parquet(staging / "kinematics.parquet", index=False)
+        holders = result.holders_frame()
+        if not holders.empty:
+            holders.to_parquet(staging / "baton_holders.parquet", index=False)
         for name, writer in (extra_files or {}).items():
             writer(staging / name)
         write_json_atomic(

@@ -1,7 +1,8 @@
 """Annotated video: the analysis drawn over the footage, as browser-playable H.264 MP4.
 
 Both runners' skeletons in their role colours with labels, the passing and receiving hands
-highlighted around the pass, the zone's lines when calibrated, the baton's path, live speed
+highlighted around the pass, the zone's lines when calibrated, the baton where it was seen
+(in its holder's colour) and its path (the holding hand's when it was not seen), live speed
 readouts, the transfer moment marked, and a slow-motion replay of the pass at the end.
 Frames are streamed from the video and encoded with PyAV's libx264 (OpenCV's wheels cannot
 write H.264); nothing decides anything here.
@@ -15,6 +16,7 @@ import cv2
 import numpy as np
 
 from handoff_cv.analyze import AnalysisResult, calibration_from
+from handoff_cv.baton import sighting_ends
 from handoff_cv.exchange import ExchangeReport
 from handoff_cv.pose import LANDMARK_INDEX as I
 from handoff_cv.settings import Settings
@@ -27,6 +29,9 @@ BONES = [("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"),
     for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("hip", "knee"), ("knee", "ankle"),
                  ("ankle", "heel"), ("heel", "foot_index"))
 ]  # fmt: skip
+BATON_SEEN = (255, 220, 0)
+HOLDER_COLOURS = {"incoming": INCOMING, "outgoing": OUTGOING, "both": (255, 255, 255)}
+TRAIL_S = 1.5
 REPLAY_SLOWDOWN = 4
 REPLAY_WINDOW_S = (-0.6, 0.5)
 
@@ -37,6 +42,16 @@ def _roles(result: AnalysisResult) -> dict[int, tuple[str, tuple[int, int, int]]
         roles[ex.incoming_track_id] = ("incoming", INCOMING)
         roles[ex.outgoing_track_id] = ("outgoing", OUTGOING)
     return roles
+
+
+def _best_sightings(sightings) -> dict[int, np.ndarray]:
+    """The best sighting's ends per frame (only sightings strong enough to be believed)."""
+    if sightings is None or sightings.empty:
+        return {}
+    strong = (
+        sightings[sightings.score >= 0.3].sort_values("score").drop_duplicates("frame", keep="last")
+    )
+    return dict(zip(strong.frame.astype(int), sighting_ends(strong), strict=True))
 
 
 def _near_pass(ex: ExchangeReport, t: float, margin: float = 1.0) -> bool:
@@ -56,6 +71,12 @@ class Annotator:
         }
         self.kin = {k.track_id: k for k in result.kinematics}
         self.baton_path: list[tuple[int, int]] = []
+        self.sightings = _best_sightings(result.baton)
+        holders = result.holders_frame()
+        self.holders = (
+            {} if holders.empty else dict(zip(holders.frame, holders.holder, strict=True))
+        )
+        self.trail: list[tuple[float, tuple[int, int], tuple[int, int, int]]] = []
 
     def draw(self, image: np.ndarray, frame: int, t: float) -> np.ndarray:
         out = image.copy()
@@ -66,9 +87,26 @@ class Annotator:
                 self._skeleton(out, tid, xy, scale, t)
         for ex in self.result.exchanges:
             self._exchange(out, ex, frame, t, scale)
-        if len(self.baton_path) > 1:
+        if self.sightings:
+            self._baton(out, frame, t, scale)
+        elif len(self.baton_path) > 1:
             cv2.polylines(out, [np.array(self.baton_path, np.int32)], False, (255, 200, 0), scale)
         return out
+
+    def _baton(self, out: np.ndarray, frame: int, t: float, scale: int) -> None:
+        """The baton where it was seen, in its holder's colour, and its path over the last
+        ``TRAIL_S`` seconds."""
+        ends = self.sightings.get(frame)
+        if ends is not None:
+            colour = HOLDER_COLOURS.get(self.holders.get(frame, ""), BATON_SEEN)
+            a, b = (tuple(int(v) for v in p) for p in ends)
+            cv2.line(out, a, b, (0, 0, 0), 5 * scale, cv2.LINE_AA)
+            cv2.line(out, a, b, colour, 3 * scale, cv2.LINE_AA)
+            centre = tuple(int(v) for v in ends.mean(axis=0))
+            self.trail.append((t, centre, colour))
+        self.trail = [p for p in self.trail if t - TRAIL_S <= p[0] <= t]
+        for (_, p, colour), (_, q, _) in zip(self.trail, self.trail[1:], strict=False):
+            cv2.line(out, p, q, colour, scale, cv2.LINE_AA)
 
     def _zone(self, out: np.ndarray, scale: int) -> None:
         if self.calibration is None:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from handoff_cv.baton import load_baton_table, write_baton_table
 from handoff_cv.errors import HandoffError, InputError
 from handoff_cv.outputs import prepare_folder, write_text_atomic
 from handoff_cv.settings import Settings
@@ -32,6 +33,7 @@ from handoff_cv.settings import Settings
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mts", ".mpg", ".mpeg"}
 TABLE_NAMES = {"landmarks.parquet", "landmarks.csv"}
 POSE_SECTIONS = ("video", "pose", "tracking")
+BATON_ANALYSIS_KEYS = {"hold_distance", "min_seen_frames"}  # read by the analysis, not the finder
 
 
 @dataclass
@@ -102,6 +104,15 @@ def settings_hash(settings: Settings, sections: Iterable[str] | None = None) -> 
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
+def video_pass_hash(settings: Settings) -> str:
+    """Hash of the settings the pass over the video uses (pose, tracking, baton finder):
+    a cached pass stays valid while only analysis settings change."""
+    data = settings.model_dump(mode="json")
+    kept = {k: data[k] for k in POSE_SECTIONS}
+    kept["baton"] = {k: v for k, v in data["baton"].items() if k not in BATON_ANALYSIS_KEYS}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
+
+
 def output_folder(out: Path, source: Path, key: str) -> Path:
     stem = source.name if source.is_dir() else source.stem
     return out / f"{stem}-{key[:8]}"
@@ -159,10 +170,11 @@ def process_one(
             item.status, item.reason = "skipped", "already analysed with these settings"
             return item
         if from_landmarks:
-            table = lm.load_landmarks(path)
+            table, baton = lm.load_landmarks(path), load_baton_table(path)
         else:
-            table = _cached_landmarks(path, key, settings, out_dir, progress)
-        result = analyze_landmarks(table, settings, clip=path.name if path.is_dir() else path.stem)
+            table, baton = _cached_video_pass(path, key, settings, out_dir, progress)
+        clip = path.name if path.is_dir() else path.stem
+        result = analyze_landmarks(table, settings, clip=clip, baton=baton)
         result.source = {"input": str(path)}
         batch_record = {"content_sha256": key, "settings_sha256": settings_key}
         video = None if from_landmarks else path
@@ -178,19 +190,26 @@ def process_one(
     return item
 
 
-def _cached_landmarks(
+def _cached_video_pass(
     video: Path, key: str, settings: Settings, out: Path, progress=None
-) -> pd.DataFrame:
-    """The video's landmark table, from the batch cache when the pose settings match."""
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The video's landmark table and baton sightings, from the batch cache when the
+    settings of the pass over the video match."""
     from handoff_cv import landmarks as lm
     from handoff_cv.pipeline import track_video
 
     cache = out / ".cache" / "landmarks"
     cache.mkdir(parents=True, exist_ok=True)
-    file = cache / f"{key[:16]}-{settings_hash(settings, POSE_SECTIONS)[:12]}.parquet"
+    file = cache / f"{key[:16]}-{video_pass_hash(settings)[:12]}.parquet"
+    baton_file = file.with_suffix(".baton.parquet")
     if file.is_file():
-        return lm.load_landmarks(file)
+        baton = pd.read_parquet(baton_file) if baton_file.is_file() else None
+        return lm.load_landmarks(file), baton
     tracked = track_video(video, settings, progress=progress)
+    if not tracked.baton.empty:  # before the landmarks: their presence marks a complete entry
+        tmp = baton_file.with_name(f".{baton_file.name}.{os.getpid()}.tmp")
+        write_baton_table(tracked.baton, tmp)
+        os.replace(tmp, baton_file)
     tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
     meta = {
         "video": str(video),
@@ -201,7 +220,7 @@ def _cached_landmarks(
     }
     lm.write_parquet(tracked.landmarks, tmp, meta)
     os.replace(tmp, file)
-    return tracked.landmarks
+    return tracked.landmarks, tracked.baton
 
 
 def run_batch(

@@ -182,6 +182,7 @@ def analyze(
     landmark table.
     """
     from handoff_cv.analyze import analyze_landmarks, analyze_video, write_analysis_outputs
+    from handoff_cv.baton import BATON_TABLE, load_baton_table, write_baton_table
     from handoff_cv.landmarks import load_landmarks, write_parquet
     from handoff_cv.outputs import prepare_folder
 
@@ -190,7 +191,7 @@ def analyze(
     if from_landmarks:
         table = load_landmarks(source)
         clip = source.stem if source.is_file() else source.name
-        result = analyze_landmarks(table, settings, clip=clip)
+        result = analyze_landmarks(table, settings, clip=clip, baton=load_baton_table(source))
         result.source = {"landmarks": str(source)}
     else:
         with _progress(f"tracking {source.name}") as bar:
@@ -203,6 +204,8 @@ def analyze(
         meta = {"video": str(source), "width": info.width, "height": info.height,
                 "fps": info.fps, "slowmo_factor": settings.video.slowmo_factor}  # fmt: skip
         extra["landmarks.parquet"] = lambda p: write_parquet(tracked.landmarks, p, meta)
+        if not tracked.baton.empty:
+            extra[BATON_TABLE] = lambda p: write_baton_table(tracked.baton, p)
         if not no_video:
             from handoff_cv.annotate import write_annotated_video
 

@@ -148,6 +148,8 @@ def compare_clip(
                 pass_type_correct=_same(pred.pass_type, lab.pass_type),
                 hand_switch_correct=_same(pred.receiver_hand_switch, lab.receiver_hand_switch),
                 dropped_correct=_same(pred.dropped, lab.dropped),
+                hands_evidence=getattr(pred, "hands_evidence", None),
+                timing_evidence=getattr(pred, "timing_evidence", None),
             )
         elif pred is not None:
             row.update(pred_same_hand=pred.same_hand)
@@ -205,6 +207,7 @@ def _summary_row(g: pd.DataFrame) -> pd.Series:
             "identity_swaps": int(m["identity_swap"].fillna(False).astype(bool).sum())
             if "identity_swap" in m and len(m)
             else np.nan,
+            "transfer_within_1_frame": _within(col("transfer_error_frames"), 1.0),
             "transfer_within_2_frames": _within(col("transfer_error_frames"), 2.0),
             "transfer_within_3_frames": _within(col("transfer_error_frames"), 3.0),
             "transfer_error_ms_median": _median(m, "transfer_error_ms"),
@@ -218,8 +221,24 @@ def _summary_row(g: pd.DataFrame) -> pd.Series:
             ),
             "legal_correct": _rate(col("legal_correct")),
             "speed_match_correct": _rate(col("speed_match_correct")),
+            **_baton_summary(m),
         }
     )
+
+
+def _baton_summary(m: pd.DataFrame) -> dict[str, float]:
+    """How often the baton decided the hands and the timing, and how right it was then."""
+    if "hands_evidence" not in m or not len(m):
+        return {}
+    by_hands = m[m["hands_evidence"] == "baton"]
+    timed = m[m["timing_evidence"] == "baton"]
+    both = (by_hands["passing_hand_correct"] == 1) & (by_hands["receiving_hand_correct"] == 1)
+    return {
+        "baton_hands": len(by_hands),
+        "baton_hands_correct": _rate(both.astype(float)) if len(by_hands) else np.nan,
+        "baton_timed": len(timed),
+        "baton_timed_within_1_frame": _within(timed["transfer_error_frames"], 1.0),
+    }
 
 
 def _median(m: pd.DataFrame, *cols: str) -> float:
@@ -361,6 +380,9 @@ def breakdown_tables(rows: pd.DataFrame, columns: Iterable[str], by: Iterable[st
     return lines
 
 
+COUNT_COLUMNS = {"exchanges", "missed", "spurious", "identity_swaps", "baton_hands", "baton_timed"}
+
+
 def format_table(table: pd.DataFrame, columns: Iterable[str] | None = None) -> str:
     """Markdown table with rates as percentages, for the docs and the terminal."""
     cols = list(columns or table.columns)
@@ -371,7 +393,7 @@ def format_table(table: pd.DataFrame, columns: Iterable[str] | None = None) -> s
             v = row[c]
             if isinstance(v, float) and np.isnan(v):
                 cells.append("–")
-            elif c in {"exchanges", "missed", "spurious", "identity_swaps"}:
+            elif c in COUNT_COLUMNS:
                 cells.append(str(int(v)))
             elif "error" in c:
                 cells.append(f"{v:.2f}")
@@ -457,3 +479,83 @@ def identity_swapped(
         if bool((seen == other).any()):
             return True
     return False
+
+
+# ---------------------------------------------------------------------- baton holder
+def compare_holders(
+    exchanges: list,
+    holders: pd.DataFrame,
+    truth: pd.DataFrame,
+    identities: pd.DataFrame,
+    labels: ClipLabels,
+    min_visible: float = 0.5,
+) -> pd.DataFrame:
+    """Per true frame of a rendered clip: who holds the baton (``truth``: holder,
+    incoming_hand, outgoing_hand, visible_fraction per frame) against the pipeline's holder
+    table, its runners mapped to the true ones frame by frame (``identities`` from
+    :func:`identify_tracks`). ``correct`` is NaN where the pipeline gave no holder."""
+    roles = {lab.incoming_track_id: "incoming" for lab in labels.exchanges}
+    roles |= {lab.outgoing_track_id: "outgoing" for lab in labels.exchanges}
+    who = {(int(r.frame), int(r.track_id)): int(r.true_track_id) for r in identities.itertuples()}
+    runners = {e.exchange_id: (e.incoming_track_id, e.outgoing_track_id) for e in exchanges}
+    predicted: dict[int, frozenset] = {}
+    for r in holders.itertuples():
+        held = set()
+        for role, hand in (("incoming", r.incoming_hand), ("outgoing", r.outgoing_hand)):
+            if isinstance(hand, str):
+                track = runners[r.exchange_id][0 if role == "incoming" else 1]
+                held.add((roles.get(who.get((int(r.frame), track), -1), "?"), hand))
+        predicted.setdefault(int(r.frame), frozenset(held))
+    rows = []
+    for r in truth.itertuples():
+        held = {
+            (role, hand)
+            for role, hand in (("incoming", r.incoming_hand), ("outgoing", r.outgoing_hand))
+            if isinstance(hand, str)
+        }
+        guess = predicted.get(int(r.frame))
+        rows.append(
+            {
+                "clip": labels.clip,
+                "frame": int(r.frame),
+                "visible": r.visible_fraction >= min_visible,
+                "true_holder": r.holder,
+                "correct": np.nan if guess is None else float(guess == frozenset(held)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def baton_detection(
+    sightings: pd.DataFrame, truth: pd.DataFrame, min_visible: float = 0.5
+) -> dict[str, float]:
+    """Recall (visible frames with a sighting on the true baton) and precision (strong
+    sightings that are on it) of the baton finder; on = centre within half a baton."""
+    from handoff_cv.baton import sighting_ends
+
+    true_ends = truth[["x0_px", "y0_px", "x1_px", "y1_px"]].to_numpy(float).reshape(-1, 2, 2)
+    centre = dict(zip(truth.frame.astype(int), true_ends.mean(axis=1), strict=True))
+    length = dict(
+        zip(
+            truth.frame.astype(int),
+            np.linalg.norm(true_ends[:, 1] - true_ends[:, 0], axis=1),
+            strict=True,
+        )
+    )
+    strong = sightings[sightings.score >= 0.3]
+    on = np.array(
+        [
+            np.linalg.norm(c - centre[f]) <= max(0.5 * length[f], 4.0) if f in centre else False
+            for f, c in zip(
+                strong.frame.astype(int), sighting_ends(strong).mean(axis=1), strict=True
+            )
+        ],
+        bool,
+    )
+    visible = set(truth.frame[truth.visible_fraction >= min_visible].astype(int))
+    found = set(strong.frame[on].astype(int))
+    return {
+        "visible_frames": len(visible),
+        "recall": len(visible & found) / len(visible) if visible else np.nan,
+        "precision": float(on.mean()) if len(on) else np.nan,
+    }

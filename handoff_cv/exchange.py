@@ -14,10 +14,11 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from itertools import combinations, product
+from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from handoff_cv.calibration import ZoneCalibration
 from handoff_cv.exchange_rules import (
@@ -27,10 +28,11 @@ from handoff_cv.exchange_rules import (
     same_hand,
     speed_match_verdict,
 )
+from handoff_cv.holder import BatonEvidence, HolderSeries, baton_evidence, holder_series
 from handoff_cv.kinematics import TrackKinematics
 from handoff_cv.labels import ExchangeFields
 from handoff_cv.pose import LANDMARK_INDEX as _I
-from handoff_cv.settings import ExchangeSettings
+from handoff_cv.settings import BatonSettings, ExchangeSettings
 
 REPORT_SCHEMA_VERSION = "1.0"
 SPEED_MATCH_WORDS = {
@@ -67,10 +69,33 @@ class ExchangeReport(ExchangeFields):
     units_estimated: bool = Field(
         True, description="Metres and m/s come from an assumed stature, not a zone calibration."
     )
-    evidence: str = Field("wrists", description="What decided the hands and times.")
+    evidence: str = Field(
+        "wrists",
+        description="What decided the hands and times: baton (the baton seen in the hands), "
+        "baton+wrists (the baton for some, the wrists for the rest) or wrists.",
+    )
+    hands_evidence: Literal["baton", "wrists"] = Field(
+        "wrists",
+        description="baton: both hands were seen holding the baton; wrists: inferred from the "
+        "wrists' approach.",
+    )
+    timing_evidence: Literal["baton", "baton+wrists", "wrists"] = Field(
+        "wrists",
+        description="baton: contact and release seen on the baton within a frame or two; "
+        "baton+wrists: the wrists' timing kept inside the interval the baton allows.",
+    )
+    baton_seen_fraction: float | None = Field(
+        None, description="Fraction of the exchange window's frames where the baton was seen."
+    )
     quality_flags: list[str] = Field(default_factory=list)
     same_hand_explanation: str | None = None
     verdict: str = ""
+    _holders: HolderSeries | None = PrivateAttr(None)
+
+    @property
+    def holders(self) -> HolderSeries | None:
+        """Who held the baton in each frame around this exchange (when it was seen)."""
+        return self._holders
 
 
 @dataclass
@@ -103,8 +128,12 @@ def _speed(k: TrackKinematics, frames: np.ndarray) -> float:
     if np.all(np.isnan(v)):  # no metric speed (end-on, uncalibrated): body heights per second
         hip = k.hip_mid()[frames]
         dt = np.ptp(k.times[frames]) or 1.0
-        return float(np.linalg.norm(hip[-1] - hip[0]) / np.nanmean(k.body_height_px[frames]) / dt
-                     * k.stature_m)  # fmt: skip
+        return float(
+            np.linalg.norm(hip[-1] - hip[0])
+            / np.nanmean(k.body_height_px[frames])
+            / dt
+            * k.stature_m
+        )
     return float(np.nanmean(np.abs(v)))
 
 
@@ -283,6 +312,7 @@ def analyse_candidate(
     exchange_id: int,
     settings: ExchangeSettings,
     calibration: ZoneCalibration | None,
+    baton: BatonInput | None = None,
 ) -> ExchangeReport | None:
     a, b = cand.incoming, cand.outgoing
     t = a.times
@@ -291,9 +321,21 @@ def analyse_candidate(
     dist = {p: _hand_distance(a, b, *p) for p in pairs}
     scores = sorted((_pair_score(a, b, p, dist[p], lo, hi), p) for p in pairs)
     (best_d, (ha, hb)), second_d = scores[0], scores[1][0]
+    hands_conf = float(np.clip((second_d - best_d) / max(second_d, 1e-6), 0, 1))
+    if not np.nanmin(dist[(ha, hb)][lo:hi]) < settings.contact_distance:
+        return None  # no two hands ever met
+    series = evidence = None
+    if baton is not None:
+        window = (t[lo] - BATON_WINDOW_S, t[hi - 1] + BATON_WINDOW_S)
+        series = holder_series(baton.sightings, a, b, window, baton.settings)
+        evidence = baton_evidence(series, baton.settings) if series is not None else None
+    hands_by = "wrists"
+    if evidence is not None and evidence.passing_hand and evidence.receiving_hand:
+        # only both together: one hand alone, read through a pose model's wrists, proved
+        # wrong too often end to end (docs/baton.md)
+        ha, hb, hands_by = evidence.passing_hand, evidence.receiving_hand, "baton"
+        hands_conf = evidence.hands_confidence or 0.0
     d = dist[(ha, hb)]
-    if not np.nanmin(d[lo:hi]) < settings.contact_distance:
-        return None
     pad = round(0.4 / max(np.median(np.diff(t)), 1e-6))
     c0, c1, floor, top_before, top_after = _contact_window(d, lo, hi, pad)
     before = slice(max(c0 - pad, 0), c0 + 1)
@@ -308,10 +350,17 @@ def analyse_candidate(
     else:  # fall back on where the hand distance reaches and leaves its floor
         contact_s, c_conf = _flank_time(t[before], d[before], floor, top_before, True)
         release_s, r_conf = _flank_time(t[after], d[after], floor, top_after, False)
-        contact_s = float(np.clip(contact_s if contact_s is not None else t[c0],
-                                  t[max(c0 - 1, 0)], t[c0]))  # fmt: skip
-        release_s = float(np.clip(release_s if release_s is not None else t[c1], t[c1],
-                                  t[min(c1 + 1, len(t) - 1)]))  # fmt: skip
+        contact_s = float(
+            np.clip(contact_s if contact_s is not None else t[c0], t[max(c0 - 1, 0)], t[c0])
+        )
+        release_s = float(
+            np.clip(
+                release_s if release_s is not None else t[c1], t[c1], t[min(c1 + 1, len(t) - 1)]
+            )
+        )
+    timing = "wrists"
+    if evidence is not None:
+        contact_s, release_s, timing = _baton_timing(evidence, contact_s, release_s, t)
     transfer_s = (contact_s + release_s) / 2
     frame_of = lambda s: int(a.frames[int(np.argmin(np.abs(t - s)))])  # noqa: E731
 
@@ -330,8 +379,15 @@ def analyse_candidate(
         thresholds = SpeedMatchThresholds(settings.brake_mps, settings.growing_s, settings.window_s)
         ok = window & np.isfinite(a.speed_mps) & np.isfinite(b.speed_mps) & np.isfinite(gap)
         if ok.sum() >= 3:
-            verdict = speed_match_verdict(t[ok], np.abs(a.speed_mps[ok]), np.abs(b.speed_mps[ok]),
-                                          gap[ok], contact_s, transfer_s, thresholds)  # fmt: skip
+            verdict = speed_match_verdict(
+                t[ok],
+                np.abs(a.speed_mps[ok]),
+                np.abs(b.speed_mps[ok]),
+                gap[ok],
+                contact_s,
+                transfer_s,
+                thresholds,
+            )
     contact_m = release_m = zone_time = legal = None
     if calibration is not None:
         px = a.px_per_m
@@ -343,8 +399,9 @@ def analyse_candidate(
         zone_time = _zone_time(t, baton, calibration.zone_length_m)
         legal = is_legal(contact_m, release_m, calibration.zone_length_m)
     flags = []
-    hands_vis = np.nanmean([a.visibility[c0 : c1 + 1, _I[f"{ha}_wrist"]],
-                            b.visibility[c0 : c1 + 1, _I[f"{hb}_wrist"]]])  # fmt: skip
+    hands_vis = np.nanmean(
+        [a.visibility[c0 : c1 + 1, _I[f"{ha}_wrist"]], b.visibility[c0 : c1 + 1, _I[f"{hb}_wrist"]]]
+    )
     if hands_vis < 0.5:
         flags.append("low_visibility")
     if a.identity_repaired or b.identity_repaired:
@@ -378,14 +435,21 @@ def analyse_candidate(
         baton_zone_time_s=zone_time,
         pass_style=_pass_style(b, contact_s),
         pass_type=None,
-        receiver_hand_switch=_hand_switch(b, release_s),
+        receiver_hand_switch=_hand_switch(b, release_s)
+        if evidence is None or evidence.receiver_hand_switch is None
+        else evidence.receiver_hand_switch,
+        dropped=bool(evidence and evidence.dropped),
         contact_confidence=round(c_conf, 3),
         release_confidence=round(r_conf, 3),
         transfer_confidence=round(min(c_conf, r_conf), 3),
-        hands_confidence=round(float(np.clip((second_d - best_d) / max(second_d, 1e-6), 0, 1)), 3),
+        hands_confidence=round(hands_conf, 3),
         incoming_deceleration_mps2=_finite(-_slope(t, np.abs(a.speed_mps), contact_s)),
         outgoing_acceleration_mps2=_finite(_slope(t, np.abs(b.speed_mps), contact_s)),
         units_estimated=calibration is None,
+        hands_evidence=hands_by,
+        timing_evidence=timing,
+        evidence=_evidence_summary(hands_by, timing),
+        baton_seen_fraction=None if evidence is None else round(evidence.seen_fraction, 3),
         quality_flags=flags,
         same_hand_explanation=SAME_HAND_EXPLANATION.format(p=ha, r=hb) if same else None,
     )
@@ -394,7 +458,67 @@ def analyse_candidate(
     report.receiver_elbow_angle_deg = _finite(elbow)
     report.pass_type = _pass_type(height)
     report.verdict = one_line_verdict(report)
+    report._holders = series
     return report
+
+
+BATON_WINDOW_S = 2.0  # the holder is followed this long either side of the hands' approach
+
+
+@dataclass(frozen=True)
+class BatonInput:
+    """The baton's sightings in a clip and how to read them."""
+
+    sightings: pd.DataFrame
+    settings: BatonSettings
+
+
+def _baton_timing(
+    evidence: BatonEvidence, contact_s: float, release_s: float, t: np.ndarray
+) -> tuple[float, float, str]:
+    """Contact and release from the baton where it pins them down (its change of holder
+    seen within ``BATON_TIMING_FRAMES``), otherwise the wrists' times kept inside the
+    intervals the baton allows. Where the two disagree by more than ``MAX_BATON_SHIFT_S``
+    one of them is wrong (an identity swapped, a shoe taken for the baton): the wrists'
+    time stands."""
+    dt = float(np.median(np.diff(t))) if len(t) > 1 else 1 / 30
+    pinned = used = 0
+    times = []
+    for wrist_s, window in (
+        (contact_s, evidence.contact_window_s),
+        (release_s, evidence.release_window_s),
+    ):
+        if window is None:
+            times.append(wrist_s)
+            continue
+        if window[1] - window[0] <= BATON_TIMING_FRAMES * dt + 1e-6:
+            moved, exact = (window[0] + window[1]) / 2, True
+        else:
+            moved, exact = float(np.clip(wrist_s, *window)), False
+        if abs(moved - wrist_s) > MAX_BATON_SHIFT_S:
+            times.append(wrist_s)
+            continue
+        times.append(moved)
+        used += 1
+        pinned += exact
+    contact, release = times
+    if release < contact:
+        contact = release = (contact + release) / 2
+    if used == 0:
+        return contact, release, "wrists"
+    return contact, release, "baton" if pinned == 2 else "baton+wrists"
+
+
+MAX_BATON_SHIFT_S = 0.25
+BATON_TIMING_FRAMES = 2
+
+
+def _evidence_summary(hands: str, timing: str) -> str:
+    if hands == timing == "baton":
+        return "baton"
+    if hands != "wrists" or timing != "wrists":
+        return "baton+wrists"
+    return "wrists"
 
 
 def _finite(v) -> float | None:
@@ -502,8 +626,10 @@ def find_exchanges(
     kins: list[TrackKinematics],
     settings: ExchangeSettings,
     calibration: ZoneCalibration | None = None,
+    baton: BatonInput | None = None,
 ) -> list[ExchangeReport]:
-    """Every baton exchange among the tracks, in time order."""
+    """Every baton exchange among the tracks, in time order; with ``baton`` sightings the
+    baton decides the hands and refines the times where it is seen."""
     reports = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -511,7 +637,7 @@ def find_exchanges(
     for cand in candidates:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            report = analyse_candidate(cand, len(reports), settings, calibration)
+            report = analyse_candidate(cand, len(reports), settings, calibration, baton)
         if report is not None:
             reports.append(report)
     return _drop_overlapping(reports)

@@ -91,6 +91,15 @@ def from_tracks(tracks: Iterable[Track]) -> pd.DataFrame:
     return from_tracked_poses(p for t in tracks for p in t.poses)
 
 
+def poses_by_frame(table: pd.DataFrame) -> dict[int, list[Pose]]:
+    """Everyone's :class:`Pose` in each frame of a landmark table."""
+    frames: dict[int, list[Pose]] = {}
+    for track in to_tracks(table):
+        for tracked in track.poses:
+            frames.setdefault(tracked.frame, []).append(tracked.pose)
+    return frames
+
+
 def to_tracks(table: pd.DataFrame) -> list[Track]:
     """Rebuild tracks (with :class:`Pose` values) from a landmark table."""
     validate(table)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from handoff_cv import __version__
 from handoff_cv import landmarks as lm
+from handoff_cv.baton import BATON_TABLE, BatonFinder, write_baton_table
 from handoff_cv.errors import NoPersonError
 from handoff_cv.geometry import Box
 from handoff_cv.models import model_path, sha256_of
@@ -41,6 +42,8 @@ class TrackResult:
     tracks: list[Track]
     landmarks: pd.DataFrame
     decode: DecodeReport
+    baton: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Baton sightings (see :mod:`handoff_cv.baton`); empty when it was not searched for."""
     timings_s: dict[str, float] = field(default_factory=dict)
     frames_processed: int = 0
     detections_run: int = 0
@@ -113,8 +116,10 @@ def track_video(
         roi=roi,
         crop_scale=settings.pose.crop_scale,
     )
+    finder = BatonFinder(settings.baton)
     expected = _expected_frames(info, settings)
     started = time.perf_counter()
+    baton_s = 0.0
     try:
         frames = iter_frames(
             info.path,
@@ -125,6 +130,10 @@ def track_video(
         )
         for done, frame in enumerate(frames, start=1):
             tracker.step(frame)
+            if finder.enabled:
+                tick = time.perf_counter()
+                finder.observe(frame.index, frame.time_s, frame.image, tracker.current_poses)
+                baton_s += time.perf_counter() - tick
             if progress:
                 progress(done, expected)
     finally:
@@ -144,14 +153,16 @@ def track_video(
         tracks=tracks,
         landmarks=lm.from_tracks(tracks),
         decode=decode,
-        timings_s={"track": round(elapsed, 3)},
+        baton=finder.table(),
+        timings_s={"track": round(elapsed, 3), "baton": round(baton_s, 3)},
         frames_processed=decode.frames,
         detections_run=tracker.detections_run,
     )
 
 
 def write_track_outputs(result: TrackResult, settings: Settings, out: Path) -> Path:
-    """Write ``landmarks.parquet`` (+ CSV), ``run.json`` atomically into ``out``."""
+    """Write ``landmarks.parquet`` (+ CSV), ``baton.parquet`` (the baton's sightings, when
+    it was seen) and ``run.json`` atomically into ``out``."""
     model_file = model_path(settings.pose.model)
     meta = {
         "video": str(result.video.path),
@@ -164,6 +175,8 @@ def write_track_outputs(result: TrackResult, settings: Settings, out: Path) -> P
         lm.write_parquet(result.landmarks, staging / "landmarks.parquet", meta)
         if settings.output.csv:
             lm.write_csv(result.landmarks, staging / "landmarks.csv")
+        if not result.baton.empty:
+            write_baton_table(result.baton, staging / BATON_TABLE)
         write_json_atomic(staging / "run.json", result.run_record(settings, model_file))
     return out
 

@@ -93,8 +93,24 @@ def _rows(ex: ExchangeReport) -> list[tuple[str, str]]:
     def conf(value) -> str:
         return "" if value is None else f" · confidence {value:.2f}"
 
+    seen = {"baton": "seen on the baton", "wrists": "from the wrists"}
+    timing = {
+        "baton": "seen on the baton",
+        "baton+wrists": "wrists, within the baton's bounds",
+        "wrists": "from the wrists",
+    }
+    baton_seen = (
+        "not searched"
+        if ex.baton_seen_fraction is None
+        else f"{ex.baton_seen_fraction:.0%} of the frames around the pass"
+    )
     return [
-        ("hands", f"{ex.passing_hand} → {ex.receiving_hand}{conf(ex.hands_confidence)}"),
+        (
+            "hands",
+            f"{ex.passing_hand} → {ex.receiving_hand}{conf(ex.hands_confidence)} · "
+            f"{seen[ex.hands_evidence]}",
+        ),
+        ("baton seen", f"{baton_seen}; times {timing[ex.timing_evidence]}"),
         ("roles", f"incoming id {ex.incoming_track_id}, outgoing id {ex.outgoing_track_id}"),
         (
             "contact start",

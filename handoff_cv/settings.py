@@ -270,6 +270,51 @@ class ExchangeSettings(Section):
     )
 
 
+class BatonSettings(Section):
+    """Finding the baton near the hands, and who holds it (see docs/baton.md)."""
+
+    colour: str = Field(
+        "auto",
+        description="The baton's colour: auto (learned while the video plays), off, one of "
+        "yellow, orange, red, blue, green, pink, silver, or #RRGGBB.",
+    )
+    length_m: float = Field(0.29, gt=0.1, lt=0.6, description="Baton length (metres).")
+    hue_tolerance: float = Field(
+        8.0, gt=0, le=40, description="Hue range either side of the baton's (OpenCV units, 0-180)."
+    )
+    min_saturation: int = Field(
+        110, ge=0, le=255, description="Least saturation of a baton pixel (0-255)."
+    )
+    min_value: int = Field(
+        90, ge=0, le=255, description="Least brightness of a baton pixel (0-255)."
+    )
+    search_radius: float = Field(
+        1.2, gt=0.3, le=4, description="Search this many baton lengths around each hand."
+    )
+    learn_frames: int = Field(
+        300,
+        ge=10,
+        description="While the colour is being learned, at most this many frames are kept to "
+        "be searched once it is (earlier ones are only used to learn).",
+    )
+    learn_support: float = Field(
+        6.0,
+        gt=0,
+        description="Evidence needed to decide the colour: about this many frames showing a "
+        "baton of it moving with a hand, and twice any other colour's.",
+    )
+    max_per_frame: int = Field(3, ge=1, description="Sightings kept per frame (best first).")
+    hold_distance: float = Field(
+        0.04,
+        gt=0,
+        description="Least distance of a holding hand from the baton, in body heights; each "
+        "clip measures its own (the hand landmarks' error) and never goes below this.",
+    )
+    min_seen_frames: int = Field(
+        3, ge=1, description="Frames the baton must be seen in one hand before it decides the hand."
+    )
+
+
 class OutputSettings(Section):
     """What is written to the output folder."""
 
@@ -287,6 +332,7 @@ class Settings(BaseModel):
     filtering: FilterSettings = Field(default_factory=FilterSettings)
     calibration: CalibrationSettings = Field(default_factory=CalibrationSettings)
     exchange: ExchangeSettings = Field(default_factory=ExchangeSettings)
+    baton: BatonSettings = Field(default_factory=BatonSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
 
     # ----------------------------------------------------------------- files

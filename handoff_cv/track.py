@@ -143,6 +143,8 @@ class Tracker:
         self._last_detect = -np.inf
         self._tracks: dict[int, Track] = {}
         self.detections_run = 0
+        self.current_poses: list[Pose] = []
+        """Everyone's pose in the last frame stepped (tentative identities too)."""
 
     # ------------------------------------------------------------------ public
     def step(self, frame: Frame) -> list[TrackedPose]:
@@ -151,6 +153,7 @@ class Tracker:
         self._drop_duplicates(poses)
         if self._detection_due(frame.time_s, poses):
             self._detect_and_assign(frame, poses)
+        self.current_poses = list(poses.values())
         return self._update_states(frame, poses)
 
     def tracks(self) -> list[Track]:

@@ -20,7 +20,13 @@ from handoff_cv.errors import ConfigError
 from handoff_cv.labels import ClipLabels
 from handoff_cv.models import model_path
 from handoff_cv.pose import LANDMARK_INDEX, LandmarkerConfig, MediaPipeBackend
-from handoff_cv.synth.render import RenderSpec, pose_bodies, render_background, render_frame
+from handoff_cv.synth.render import (
+    RenderSpec,
+    baton_truth,
+    pose_bodies,
+    render_background,
+    render_frame,
+)
 from handoff_cv.synth.scenario import CameraSpec, ExchangeSpec, Scenario, simulate
 from handoff_cv.video import iter_frames, probe
 
@@ -77,6 +83,30 @@ def test_frame_shows_both_runners_and_the_baton_where_the_camera_sees_them(posed
     assert yellow.sum() >= 3, "the baton is drawn in the hands at the transfer"
 
 
+def test_baton_truth_follows_the_simulated_holder_and_sees_occlusion(posed):
+    """Per frame: the holder and hands the simulator decided, the baton's ends where the
+    camera projects them, and how much of it the bodies leave in view."""
+    sim = posed.sim
+    truth = baton_truth(posed)
+    expected = sim.baton_table()
+    both = truth.merge(expected, on="frame", suffixes=("", "_sim"))
+    assert len(both) == len(truth) == len(sim.frame_times)
+    assert (both.holder == both.holder_sim).all()
+    assert (both.incoming_hand.fillna("-") == both.incoming_hand_sim.fillna("-")).all()
+    assert (both.outgoing_hand.fillna("-") == both.outgoing_hand_sim.fillna("-")).all()
+    ends = both[["x0_px", "y0_px", "x1_px", "y1_px"]].to_numpy().reshape(-1, 2, 2)
+    ends_sim = both[["x0_px_sim", "y0_px_sim", "x1_px_sim", "y1_px_sim"]].to_numpy()
+    centre_gap = np.linalg.norm(ends.mean(axis=1) - ends_sim.reshape(-1, 2, 2).mean(axis=1), axis=1)
+    assert np.median(centre_gap) < 10  # anny's hands hold it where the simulator's do
+    visible = truth.visible_fraction
+    assert visible.between(0, 1).all()
+    in_frame = (ends > 0) & (ends < [sim.labels.width, sim.labels.height])
+    inside, outside = np.all(in_frame, axis=(1, 2)), ~np.any(np.all(in_frame, axis=2), axis=1)
+    assert (visible[outside] == 0).all()  # out of the frame is out of view
+    assert (visible[inside] > 0.7).mean() > 0.5  # mostly seen while in the frame...
+    assert (visible[inside] < 0.5).any()  # ...but at times behind a body
+
+
 def test_mediapipe_finds_both_rendered_runners(posed):
     sim = posed.sim
     frame = _frame_with_runners_apart(sim, min_px=60)
@@ -129,7 +159,7 @@ def test_synth_clip_render_writes_video_labels_and_truth(tmp_path: Path):
     assert np.allclose(np.diff(times), 1 / 25, atol=1e-3)
     record = json.loads((out / "case.json").read_text())
     assert record["scenario"]["camera"]["fps"] == 25.0
-    assert (out / "truth.parquet").is_file()
+    assert (out / "truth.parquet").is_file() and (out / "baton_truth.parquet").is_file()
     assert not [p for p in out.iterdir() if p.name.startswith(".")], "no staging left"
 
 

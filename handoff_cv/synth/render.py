@@ -15,6 +15,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from handoff_cv.outputs import atomic_path
@@ -260,13 +261,14 @@ def _baton_item(ends: np.ndarray, camera: PinholeCamera, colour: RGB):
 
 
 # ---------------------------------------------------------------------- baton in anny hands
-def _baton_ends(bodies: Bodies, hands: dict[str, np.ndarray]) -> np.ndarray:
+def _baton_ends(bodies: Bodies, hands: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, str]]:
     """Move the simulator's baton into the rendered hands: the anny hand nearest to where
-    the simulator's baton is held, along the simulator's baton axis."""
+    the simulator's baton is held, along the simulator's baton axis. Also returns which hand
+    of which runner holds it (``{"incoming": "right"}``; empty when it is loose)."""
     centre = bodies.baton.mean(axis=0)
     axis = bodies.baton[1] - bodies.baton[0]
     if bodies.holder == "none":
-        return bodies.baton
+        return bodies.baton, {}
     sim_hands = {
         (role, side): (pts[LANDMARK_INDEX[f"{side}_wrist"]] + pts[LANDMARK_INDEX[f"{side}_index"]])
         / 2
@@ -274,22 +276,23 @@ def _baton_ends(bodies: Bodies, hands: dict[str, np.ndarray]) -> np.ndarray:
         for side in ("left", "right")
     }
     roles = ("incoming", "outgoing") if bodies.holder == "both" else (bodies.holder,)
-    chosen = []
-    for role in roles:
-        side = min(("left", "right"), key=lambda s: np.linalg.norm(sim_hands[role, s] - centre))
-        chosen.append(hands[f"{role}_{side}"])
-    new_centre = np.mean(chosen, axis=0)
-    return np.stack([new_centre - axis / 2, new_centre + axis / 2])
+    held = {
+        role: min(("left", "right"), key=lambda s: np.linalg.norm(sim_hands[role, s] - centre))
+        for role in roles
+    }
+    new_centre = np.mean([hands[f"{role}_{side}"] for role, side in held.items()], axis=0)
+    return np.stack([new_centre - axis / 2, new_centre + axis / 2]), held
 
 
 # ---------------------------------------------------------------------- clip
 @dataclass
 class RenderedFrames:
-    """Posed bodies and the baton's ends (world metres) for every frame of a simulation."""
+    """Posed bodies, the baton's ends (world metres) and who holds it, for every frame."""
 
     sim: Simulation
     bodies: dict[str, _Body]
     batons: list[np.ndarray]
+    holders: list[dict[str, str]]
 
 
 def pose_bodies(sim: Simulation, spec: RenderSpec) -> RenderedFrames:
@@ -306,11 +309,69 @@ def pose_bodies(sim: Simulation, spec: RenderSpec) -> RenderedFrames:
         body.vertices, body.heads = body.runner.pose(np.stack([getattr(w, role) for w in worlds]))
         for side in ("left", "right"):
             hands[f"{role}_{side}"] = body.runner.hand_points(body.heads, side)
-    batons = [
+    placed = [
         _baton_ends(w, {key: points[f] for key, points in hands.items()})
         for f, w in enumerate(worlds)
     ]
-    return RenderedFrames(sim, bodies, batons)
+    return RenderedFrames(sim, bodies, [p[0] for p in placed], [p[1] for p in placed])
+
+
+def baton_truth(posed: RenderedFrames) -> pd.DataFrame:
+    """Per frame: who holds the baton with which hand, its ends in the image, and the
+    fraction of it in view (not hidden by a body or out of the frame)."""
+    rows = []
+    sim = posed.sim
+    for f, (ends, held) in enumerate(zip(posed.batons, posed.holders, strict=True)):
+        camera = sim.cameras[f]
+        px, _ = camera.project(ends)
+        holder = "both" if len(held) == 2 else next(iter(held), "none")
+        rows.append(
+            {
+                "frame": f,
+                "time_s": float(sim.frame_times[f]),
+                "holder": holder,
+                "incoming_hand": held.get("incoming"),
+                "outgoing_hand": held.get("outgoing"),
+                "x0_px": px[0, 0],
+                "y0_px": px[0, 1],
+                "x1_px": px[1, 0],
+                "y1_px": px[1, 1],
+                "visible_fraction": _visible_fraction(posed, f),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _visible_fraction(posed: RenderedFrames, frame: int) -> float:
+    """The baton's drawn pixels left uncovered by the body faces painted over it."""
+    camera = posed.sim.cameras[frame]
+    item = _baton_item(posed.batons[frame], camera, (255, 255, 255))
+    if item is None:
+        return 0.0
+    lo = np.floor(item.ends_px.min(axis=0) - item.width_px - 2).astype(int)
+    hi = np.ceil(item.ends_px.max(axis=0) + item.width_px + 2).astype(int)
+    size = hi - lo
+    mask = np.zeros((size[1], size[0]), np.uint8)
+    _draw_baton(mask, _BatonSegment(item.ends_px - lo, item.depth, item.width_px, 255))
+    drawn = cv2.countNonZero(mask)
+    if drawn == 0:
+        return 0.0
+    for body in posed.bodies.values():
+        faces = body.runner.faces
+        px, depth = camera.project(body.vertices[frame])
+        corners = px[faces]
+        near = depth[faces].mean(axis=1) < item.depth
+        inside = np.all(corners.max(axis=1) >= lo, axis=1) & np.all(
+            corners.min(axis=1) <= hi, axis=1
+        )
+        for tri in corners[near & inside]:
+            cv2.fillConvexPoly(mask, np.round((tri - lo) * 16).astype(np.int32), 0, cv2.LINE_8, 4)
+    in_frame = np.zeros_like(mask)
+    x0, y0 = max(-lo[0], 0), max(-lo[1], 0)
+    x1, y1 = min(camera.width - lo[0], size[0]), min(camera.height - lo[1], size[1])
+    if x1 > x0 and y1 > y0:
+        in_frame[y0:y1, x0:x1] = 1
+    return float(cv2.countNonZero(mask * in_frame)) / drawn
 
 
 def render_frame(
@@ -341,8 +402,9 @@ def _finish(image: np.ndarray, spec: RenderSpec, frame: int) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def render_clip(scenario: Scenario, spec: RenderSpec, path: Path) -> Simulation:
-    """Render ``scenario`` to an H.264 MP4 at ``path``; return the simulation (labels)."""
+def render_clip(scenario: Scenario, spec: RenderSpec, path: Path) -> RenderedFrames:
+    """Render ``scenario`` to an H.264 MP4 at ``path``; return the posed frames (their
+    simulation holds the labels)."""
     sim = simulate(scenario)
     posed = pose_bodies(sim, spec)
     ex = scenario.exchanges[0]
@@ -354,4 +416,4 @@ def render_clip(scenario: Scenario, spec: RenderSpec, path: Path) -> Simulation:
     with atomic_path(path) as tmp, VideoWriter(tmp, scenario.camera.fps, crf=spec.crf) as out:
         for f in range(len(sim.frame_times)):
             out.write(render_frame(posed, f, spec, fixed))
-    return sim
+    return posed

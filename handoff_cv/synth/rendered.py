@@ -16,12 +16,20 @@ import numpy as np
 
 from handoff_cv import landmarks as lm
 from handoff_cv.labels import ClipLabels
-from handoff_cv.outputs import prepare_folder, staged_output, write_text_atomic
-from handoff_cv.synth.render import RENDERER_VERSION, Look, RenderSpec, render_clip
-from handoff_cv.synth.scenario import CameraSpec, ExchangeSpec, Scenario, go_mark_for
+from handoff_cv.outputs import atomic_path, prepare_folder, staged_output, write_text_atomic
+from handoff_cv.synth.render import (
+    RENDERER_VERSION,
+    Look,
+    RenderSpec,
+    baton_truth,
+    pose_bodies,
+    render_clip,
+)
+from handoff_cv.synth.scenario import CameraSpec, ExchangeSpec, Scenario, go_mark_for, simulate
 from handoff_cv.synth.suites import HAND_COMBOS, VIEWS, sample_exchange
 
 VIDEO_NAME = "video.mp4"
+BATON_TRUTH_NAME = "baton_truth.parquet"
 SHIRTS = [
     (200, 30, 40),
     (30, 90, 200),
@@ -146,11 +154,24 @@ def is_rendered(case: RenderCase, folder: Path) -> bool:
 def write_rendered_case(case: RenderCase, folder: Path) -> Path:
     """Render ``case`` into ``folder`` atomically (video, labels, true landmarks, case)."""
     with staged_output(folder) as staging:
-        sim = render_clip(case.scenario, case.render, staging / VIDEO_NAME)
+        posed = render_clip(case.scenario, case.render, staging / VIDEO_NAME)
+        sim = posed.sim
         sim.labels.save(staging / "labels.json")
         lm.write_parquet(sim.landmarks, staging / "truth.parquet", _meta(sim, case.name))
+        baton_truth(posed).to_parquet(staging / BATON_TRUTH_NAME, index=False)
         write_text_atomic(staging / "case.json", json.dumps(case_record(case), indent=2) + "\n")
     return folder
+
+
+def ensure_baton_truth(case: RenderCase, folder: Path) -> Path:
+    """The case's per-frame baton truth (who holds it, where, how much is in view), made
+    without re-rendering for folders rendered before it was kept."""
+    path = Path(folder) / BATON_TRUTH_NAME
+    if not path.is_file():
+        posed = pose_bodies(simulate(case.scenario), case.render)
+        with atomic_path(path) as tmp:
+            baton_truth(posed).to_parquet(tmp, index=False)
+    return path
 
 
 def _meta(sim, name: str) -> dict:
@@ -225,17 +246,28 @@ def write_samples(folder: Path) -> Iterator[Path]:
     for name, make in SAMPLES.items():
         case = make()
         video = folder / f"{name}.mp4"
-        sim = render_clip(case.scenario, case.render, video)
+        posed = render_clip(case.scenario, case.render, video)
+        sim = posed.sim
+        baton_truth(posed).to_parquet(folder / f"{name}.{BATON_TRUTH_NAME}", index=False)
         sim.labels.save(folder / f"{name}.labels.json")
-        write_sample_settings(sim.labels, folder / f"{name}.toml")
+        write_sample_settings(sim.labels, folder / f"{name}.toml", case.render.baton)
         lm.write_parquet(sim.landmarks, folder / f"{name}.truth.parquet", _meta(sim, name))
         yield video
 
 
-def write_sample_settings(labels: ClipLabels, path: Path) -> None:
-    """The settings file a coach would keep for this camera set-up: the relay and the
-    zone's corners in the image."""
+def write_sample_settings(
+    labels: ClipLabels, path: Path, baton: tuple[int, int, int] | None = None
+) -> None:
+    """The settings file a coach would keep for this camera set-up: the relay, the zone's
+    corners in the image and the team's baton colour."""
+    from handoff_cv.baton import nearest_colour_name
     from handoff_cv.evaluate import settings_from_labels
 
-    header = f"# Settings for {labels.clip}.mp4: its relay and exchange-zone calibration.\n"
-    write_text_atomic(path, header + settings_from_labels(labels).to_toml())
+    settings = settings_from_labels(labels)
+    if baton is not None:
+        settings = settings.with_overrides({"baton.colour": nearest_colour_name(baton)})
+    header = (
+        f"# Settings for {labels.clip}.mp4: its relay, exchange-zone calibration and baton "
+        "colour.\n"
+    )
+    write_text_atomic(path, header + settings.to_toml())

@@ -248,6 +248,7 @@ class Bodies:
     outgoing: np.ndarray
     baton: np.ndarray  # (2, 3) ends of the baton
     holder: str  # "incoming", "both", "outgoing", "none"
+    held: dict[str, str] = field(default_factory=dict)  # runner -> hand holding the baton
 
 
 def _hand_point(points: np.ndarray, side: str) -> np.ndarray:
@@ -323,35 +324,38 @@ def bodies_at(ep: Episode, t: float) -> Bodies:
         target = _hand_point(outgoing, recv) - np.array([behind, 0.0, 0.0])
         arms[pss] = _mix(arms[pss], _reach(shoulder, target, h_in), w_pass)
     incoming = skel.landmarks_3d(incoming_pose(), h_in)
-    baton, holder = _baton(ep, t, incoming, outgoing, switch_t)
-    return Bodies(incoming, outgoing, baton, holder)
+    baton, holder, held = _baton(ep, t, incoming, outgoing, switch_t)
+    return Bodies(incoming, outgoing, baton, holder, held)
 
 
-def _baton(ep: Episode, t: float, incoming, outgoing, switch_t) -> tuple[np.ndarray, str]:
+def _baton(
+    ep: Episode, t: float, incoming, outgoing, switch_t
+) -> tuple[np.ndarray, str, dict[str, str]]:
     spec, m = ep.spec, ep.motion
     recv, pss = spec.receiving_hand, spec.passing_hand
     drop_t = m.t_contact + 0.5 * spec.contact_s if spec.dropped else None
     if drop_t is not None and t >= drop_t:
-        return _falling_baton(ep, t, drop_t), "none"
+        return _falling_baton(ep, t, drop_t), "none", {}
     if t < m.t_contact:
-        hand, holder = _hand_point(incoming, pss), "incoming"
+        hand, holder, held = _hand_point(incoming, pss), "incoming", {"incoming": pss}
         forward = (
             incoming[LANDMARK_INDEX[f"{pss}_index"]] - incoming[LANDMARK_INDEX[f"{pss}_wrist"]]
         )
     elif t < m.t_release:
         hand = (_hand_point(incoming, pss) + _hand_point(outgoing, recv)) / 2
         holder, forward = "both", np.array([1.0, 0.0, 0.0])
+        held = {"incoming": pss, "outgoing": recv}
     else:
         side = recv
         if switch_t is not None and t >= switch_t:
             side = "left" if recv == "right" else "right"
-        hand, holder = _hand_point(outgoing, side), "outgoing"
+        hand, holder, held = _hand_point(outgoing, side), "outgoing", {"outgoing": side}
         forward = (
             outgoing[LANDMARK_INDEX[f"{side}_index"]] - outgoing[LANDMARK_INDEX[f"{side}_wrist"]]
         )
     axis = np.cross(forward, [0.0, 1.0, 0.0])
     axis = axis / max(np.linalg.norm(axis), 1e-9)
-    return np.stack([hand - axis * 0.15, hand + axis * 0.15]), holder
+    return np.stack([hand - axis * 0.15, hand + axis * 0.15]), holder, held
 
 
 def _falling_baton(ep: Episode, t: float, drop_t: float) -> np.ndarray:
@@ -458,6 +462,36 @@ class Simulation:
             if ep.start <= ep.local(t) <= ep.end:
                 return ep, bodies_at(ep, ep.local(t))
         return None
+
+    def baton_table(self) -> pd.DataFrame:
+        """Per frame: who holds the baton with which hand, and its ends in the image (as
+        a perfect baton finder would report them: the sightings table's columns)."""
+        rows = []
+        for f, t in enumerate(self.frame_times):
+            world = self.world_at(f)
+            if world is None:
+                continue
+            bodies = world[1]
+            px, depth = self.cameras[f].project(bodies.baton)
+            if np.any(depth <= 0):
+                continue
+            rows.append(
+                {
+                    "frame": f,
+                    "time_s": float(t),
+                    "x0_px": px[0, 0],
+                    "y0_px": px[0, 1],
+                    "x1_px": px[1, 0],
+                    "y1_px": px[1, 1],
+                    "width_px": 4.0,
+                    "expected_length_px": float(np.linalg.norm(px[1] - px[0])),
+                    "score": 1.0,
+                    "holder": bodies.holder,
+                    "incoming_hand": bodies.held.get("incoming"),
+                    "outgoing_hand": bodies.held.get("outgoing"),
+                }
+            )
+        return pd.DataFrame(rows)
 
 
 def simulate(scenario: Scenario) -> Simulation:
