@@ -16,8 +16,8 @@ import pandas as pd
 
 from handoff_cv import __version__
 from handoff_cv import landmarks as lm
-from handoff_cv.calibration import ZoneCalibration
-from handoff_cv.errors import InputError
+from handoff_cv.calibration import LensDistortion, ZoneCalibration
+from handoff_cv.errors import ConfigError, InputError
 from handoff_cv.exchange import (
     REPORT_SCHEMA_VERSION,
     BatonInput,
@@ -42,6 +42,8 @@ class AnalysisResult:
     source: dict[str, Any] = field(default_factory=dict)
     baton: pd.DataFrame = field(default_factory=pd.DataFrame)
     """The baton's sightings the analysis used (empty when it was not searched for)."""
+    calibration: ZoneCalibration | None = None
+    """The zone calibration the positions were measured with (None: scale estimated)."""
 
     def exchanges_frame(self) -> pd.DataFrame:
         """One row per exchange, the report's fields as columns."""
@@ -49,7 +51,7 @@ class AnalysisResult:
         frame = pd.DataFrame(rows, columns=["clip", *ExchangeReport.model_fields])
         if "quality_flags" in frame:
             frame["quality_flags"] = frame.quality_flags.map(lambda f: ";".join(f))
-        return frame
+        return _flatten_splits(frame)
 
     def holders_frame(self) -> pd.DataFrame:
         """Per exchange and frame: who held the baton, with which hand(s), how surely."""
@@ -75,23 +77,58 @@ class AnalysisResult:
         }
 
 
+def _flatten_splits(frame: pd.DataFrame) -> pd.DataFrame:
+    """One column per mark for a table: ``baton_at_<mark>_s`` (crossing time) and
+    ``split_to_<mark>_s`` (from the previous mark), in place of the list of splits."""
+    if "baton_splits" not in frame:
+        return frame
+    columns: dict[str, list] = {}
+    for i, splits in enumerate(frame.pop("baton_splits")):
+        for split in splits or []:
+            slug = "_".join(split["mark"].lower().replace(".", "_").split())
+            columns.setdefault(f"baton_at_{slug}_s", [None] * len(frame))[i] = split["time_s"]
+            columns.setdefault(f"split_to_{slug}_s", [None] * len(frame))[i] = split["split_s"]
+    return pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
+
+
 NO_EXCHANGE_MESSAGE = (
     "No baton exchange found: no two runners moving the same way brought their hands "
     "together. Check that both runners are in view at the pass."
 )
 
 
-def calibration_from(settings: Settings) -> ZoneCalibration | None:
-    corners = settings.calibration.zone_corners
-    if corners is None:
+def calibration_from(
+    settings: Settings, frame_size: tuple[int, int] | None = None
+) -> ZoneCalibration | None:
+    """The zone calibration the settings describe (None when no corners are given);
+    ``frame_size`` (width, height) is needed only to undo a lens distortion."""
+    cal = settings.calibration
+    if cal.zone_corners is None:
         return None
-    points = [corners[i : i + 2] for i in range(0, 8, 2)]
+    lens = None
+    if cal.lens_k1 or cal.lens_k2:
+        if frame_size is None:
+            raise ConfigError(
+                "the lens distortion (calibration.lens_k1/lens_k2) needs the video's frame size, "
+                "which this landmark table does not record",
+                "Re-run 'handoff-cv track' on the video, or set the coefficients to 0",
+            )
+        lens = LensDistortion(cal.lens_k1, cal.lens_k2, *frame_size)
+    points = [cal.zone_corners[i : i + 2] for i in range(0, 8, 2)]
     return ZoneCalibration.from_corners(
         points,
-        ZONE_LENGTH_M[settings.calibration.relay],
-        settings.calibration.lane_width_m,
-        settings.calibration.corners_x_m,
+        ZONE_LENGTH_M[cal.relay],
+        cal.lane_width_m,
+        cal.corners_x_m,
+        lens=lens,
+        marks=cal.extra_marks(),
     )
+
+
+def frame_size_of(table: pd.DataFrame) -> tuple[int, int] | None:
+    """The video's (width, height) recorded with a landmark table, if any."""
+    size = table.attrs.get("frame_size")
+    return (int(size[0]), int(size[1])) if size else None
 
 
 def analyze_landmarks(
@@ -99,13 +136,16 @@ def analyze_landmarks(
     settings: Settings | None = None,
     clip: str = "clip",
     baton: pd.DataFrame | None = None,
+    frame_size: tuple[int, int] | None = None,
 ) -> AnalysisResult:
     """Find and measure every exchange in a landmark table; ``baton`` sightings (from the
-    track stage) let the baton decide the hands and refine the times."""
+    track stage) let the baton decide the hands and refine the times. ``frame_size``
+    (width, height; default: the size recorded with the table) is needed only for a lens
+    distortion."""
     settings = settings or Settings()
     lm.validate(table)
     started = time.perf_counter()
-    calibration = calibration_from(settings)
+    calibration = calibration_from(settings, frame_size or frame_size_of(table))
     kins = track_kinematics(table, settings.filtering, settings.exchange, calibration)
     sightings = None
     if baton is not None and not baton.empty and settings.baton.colour != "off":
@@ -114,6 +154,7 @@ def analyze_landmarks(
     elapsed = time.perf_counter() - started
     result = AnalysisResult(clip, exchanges, kins, table, {"analyze": round(elapsed, 3)})
     result.baton = baton if baton is not None else pd.DataFrame()
+    result.calibration = calibration
     return result
 
 
@@ -124,7 +165,11 @@ def analyze_video(video: str | Path, settings: Settings | None = None, progress=
     settings = settings or Settings()
     tracked = track_video(video, settings, progress=progress)
     result = analyze_landmarks(
-        tracked.landmarks, settings, clip=Path(video).stem, baton=tracked.baton
+        tracked.landmarks,
+        settings,
+        clip=Path(video).stem,
+        baton=tracked.baton,
+        frame_size=(tracked.video.width, tracked.video.height),
     )
     result.timings_s.update(tracked.timings_s)
     result.source = {"video": str(video)}

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from handoff_cv.analyze import AnalysisResult, calibration_from
+from handoff_cv.analyze import AnalysisResult
 from handoff_cv.baton import sighting_ends
 from handoff_cv.exchange import ExchangeReport
 from handoff_cv.pose import LANDMARK_INDEX as I
@@ -64,7 +64,7 @@ class Annotator:
     def __init__(self, result: AnalysisResult, settings: Settings) -> None:
         self.result = result
         self.roles = _roles(result)
-        self.calibration = calibration_from(settings)
+        self.calibration = result.calibration
         self.poses = {
             (int(f), int(tid)): rows[["x_px", "y_px"]].to_numpy()
             for (f, tid), rows in result.landmarks.groupby(["frame", "track_id"], observed=True)
@@ -112,9 +112,18 @@ class Annotator:
         if self.calibration is None:
             return
         zone = self.calibration.zone_length_m
-        for x in (0.0, zone):
-            ends = self.calibration.to_image(np.array([[x, -3.0], [x, 3.0]]))
-            cv2.line(out, tuple(map(int, ends[0])), tuple(map(int, ends[1])), (255, 255, 0), scale)
+        across = np.linspace(-3.0, 3.0, 13)
+        for name, x in self.calibration.marks:
+            # many points, not two: through a distorting lens a line on the track is a curve
+            line = self.calibration.to_image(np.stack([np.full_like(across, x), across], axis=1))
+            if not np.isfinite(line).all() or np.abs(line).max() > 1e5:
+                continue
+            on_zone = x in (0.0, zone)
+            colour = (255, 255, 0) if on_zone else (200, 200, 200)
+            cv2.polylines(out, [line.astype(np.int32)], False, colour, scale if on_zone else 1)
+            if not on_zone:
+                top = tuple(int(v) for v in line[-1])
+                cv2.putText(out, name, top, cv2.FONT_HERSHEY_SIMPLEX, 0.4 * scale, colour, 1)
 
     def _skeleton(self, out, tid: int, xy: np.ndarray, scale: int, t: float) -> None:
         role, colour = self.roles.get(tid, ("", OTHER))

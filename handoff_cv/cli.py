@@ -502,6 +502,90 @@ def models_path(
     out.print(str(model_path(name)), highlight=False, soft_wrap=True)
 
 
+# --------------------------------------------------------------------- calibrate
+@app.command(rich_help_panel="Setup")
+@guarded
+@with_settings
+def calibrate(
+    video: Annotated[Path, typer.Argument(help="A video from the camera set-up.")],
+    settings: Settings,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Settings file (TOML) to write.")
+    ] = Path("camera.toml"),
+    at_s: Annotated[float, typer.Option("--at", help="Time of the frame to use (seconds).")] = 0.0,
+    interactive: Annotated[
+        bool | None,
+        typer.Option(
+            "--interactive/--no-interactive",
+            help="Click the corners in a window (default: when a screen is available).",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Describe the exchange zone once per camera set-up: its four corners in one lane.
+
+    With a screen, click the corners on a frame of VIDEO (start-right, end-right, end-left,
+    start-left, as the runners see them). Without a screen, a picture of the frame with a pixel
+    grid is written: read the corners off it and give them with
+    --calibration-zone-corners. Either way the settings file (reuse it with -c for every
+    video from this camera) and a check picture with the zone drawn back on the frame are
+    written.
+    """
+    from handoff_cv.analyze import calibration_from
+    from handoff_cv.calibrate import (
+        CORNER_NAMES,
+        check_corner_order,
+        check_image,
+        corners_outside,
+        frame_at,
+        grid_image,
+        has_display,
+        pick_corners,
+        save_rgb,
+    )
+    from handoff_cv.outputs import write_text_atomic
+
+    if output.exists() and not force:
+        raise ConfigError(f"{output} exists already", "Use --force to overwrite it")
+    frame = frame_at(video, at_s)
+    height, width = frame.image.shape[:2]
+    if settings.calibration.zone_corners is None:
+        if interactive is False or (interactive is None and not has_display()):
+            grid = output.with_suffix(".grid.png")
+            save_rgb(grid, grid_image(frame.image))
+            out.print(
+                f"no zone corners given: wrote {grid} (the frame at {frame.time_s:.2f} s with a "
+                f"pixel grid). Read the zone's corners off it ({', '.join(CORNER_NAMES)}) and "
+                f"run: handoff-cv calibrate {video} -o {output} "
+                "--calibration-zone-corners x1,y1,x2,y2,x3,y3,x4,y4",
+                highlight=False,
+                soft_wrap=True,
+            )
+            return
+        points = pick_corners(frame.image)
+        flat = [float(v) for p in points for v in p]
+        settings = settings.with_overrides({"calibration.zone_corners": flat})
+    check_corner_order(settings.calibration.zone_corners)
+    calibration = calibration_from(settings, (width, height))
+    outside = corners_outside(settings.calibration.zone_corners, width, height)
+    if outside:
+        err.print(
+            f"[yellow]warning:[/] the {', '.join(outside)} corner(s) lie outside the frame; "
+            "check the drawn lines",
+            highlight=False,
+        )
+    check = output.with_suffix(".check.png")
+    save_rgb(check, check_image(frame.image, calibration))
+    header = f"# Camera settings made by 'handoff-cv calibrate' on {video.name}.\n"
+    write_text_atomic(output, header + settings.to_toml())
+    out.print(
+        f"wrote {output} and {check}: check that the drawn lines sit on the track's lines, "
+        f"then analyse with: handoff-cv analyze CLIP -c {output}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 # ------------------------------------------------------------------------ config
 @config_app.command("init")
 @guarded

@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, PrivateAttr
+from pydantic import BaseModel, Field, PrivateAttr
 
 from handoff_cv.calibration import ZoneCalibration
 from handoff_cv.exchange_rules import (
@@ -34,7 +34,7 @@ from handoff_cv.labels import ExchangeFields
 from handoff_cv.pose import LANDMARK_INDEX as _I
 from handoff_cv.settings import BatonSettings, ExchangeSettings
 
-REPORT_SCHEMA_VERSION = "1.0"
+REPORT_SCHEMA_VERSION = "1.1"
 SPEED_MATCH_WORDS = {
     "matched": "speeds matched",
     "too_early": "outgoing runner left too early",
@@ -45,6 +45,19 @@ SAME_HAND_EXPLANATION = (
     "receiver's ankles can be clipped, they can collide and the baton is more often dropped. "
     "Pass from the right hand into the left, or from the left into the right."
 )
+
+
+class BatonSplit(BaseModel):
+    """When the baton passed one mark on the track, and the time since the previous mark."""
+
+    mark: str
+    position_m: float = Field(description="The mark's place, metres from the zone start.")
+    time_s: float | None = Field(
+        None, description="When the baton crossed the mark (None: not seen crossing it)."
+    )
+    split_s: float | None = Field(
+        None, description="Time since the baton crossed the previous mark (None: either unseen)."
+    )
 
 
 class ExchangeReport(ExchangeFields):
@@ -86,6 +99,12 @@ class ExchangeReport(ExchangeFields):
     )
     baton_seen_fraction: float | None = Field(
         None, description="Fraction of the exchange window's frames where the baton was seen."
+    )
+    baton_splits: list[BatonSplit] = Field(
+        default_factory=list,
+        description="The baton at the marks on the track (zone start and end, 10 m after the "
+        "zone, the go mark and other marks set in the calibration); empty without a "
+        "calibration.",
     )
     quality_flags: list[str] = Field(default_factory=list)
     same_hand_explanation: str | None = None
@@ -389,6 +408,7 @@ def analyse_candidate(
                 thresholds,
             )
     contact_m = release_m = zone_time = legal = None
+    splits: list[BatonSplit] = []
     if calibration is not None:
         px = a.px_per_m
         contact_m = _interp(t, a.hand_position_m(ha, px), contact_s)
@@ -396,6 +416,7 @@ def analyse_candidate(
         baton = np.where(
             t < transfer_s, a.hand_position_m(ha, px), b.hand_position_m(hb, b.px_per_m)
         )
+        splits = baton_splits(t, baton, calibration.marks)
         zone_time = _zone_time(t, baton, calibration.zone_length_m)
         legal = is_legal(contact_m, release_m, calibration.zone_length_m)
     flags = []
@@ -433,6 +454,7 @@ def analyse_candidate(
         baton_release_position_m=_finite(release_m),
         legal=legal,
         baton_zone_time_s=zone_time,
+        baton_splits=splits,
         pass_style=_pass_style(b, contact_s),
         pass_type=None,
         receiver_hand_switch=_hand_switch(b, release_s)
@@ -549,14 +571,33 @@ def _gap(a: TrackKinematics, b: TrackKinematics, calibration) -> np.ndarray:
     return np.full(len(a.times), np.nan)
 
 
-def _zone_time(t: np.ndarray, baton_m: np.ndarray, zone_length: float) -> float | None:
+def _crossings(t: np.ndarray, baton_m: np.ndarray, lines_m: list[float]) -> list[float | None]:
+    """When the baton first crossed each line; its position only counts forward (the
+    running maximum), so a hand swinging back over a line does not cross it twice."""
     ok = np.isfinite(baton_m)
     if ok.sum() < 2:
-        return None
-    run = np.maximum.accumulate(np.where(ok, baton_m, -np.inf))
-    start = crossing_time(t[ok], run[ok], 0.0)
-    end = crossing_time(t[ok], run[ok], zone_length)
+        return [None] * len(lines_m)
+    run = np.maximum.accumulate(baton_m[ok])
+    return [crossing_time(t[ok], run, x) for x in lines_m]
+
+
+def _zone_time(t: np.ndarray, baton_m: np.ndarray, zone_length: float) -> float | None:
+    start, end = _crossings(t, baton_m, [0.0, zone_length])
     return None if start is None or end is None else end - start
+
+
+def baton_splits(
+    t: np.ndarray, baton_m: np.ndarray, marks: tuple[tuple[str, float], ...]
+) -> list[BatonSplit]:
+    """The baton's crossing time at each mark (ordered along the lane) and the split from
+    the previous one, as photocell relay timing gives them; a mark out of view has none."""
+    times = _crossings(t, baton_m, [x for _, x in marks])
+    splits, previous = [], None
+    for (name, x), time in zip(marks, times, strict=True):
+        split = None if time is None or previous is None else time - previous
+        splits.append(BatonSplit(mark=name, position_m=x, time_s=time, split_s=split))
+        previous = time
+    return splits
 
 
 def _pass_style(b: TrackKinematics, contact_s: float) -> str | None:

@@ -180,4 +180,8 @@ def load_landmarks(path: str | Path) -> pd.DataFrame:
             "Give the landmarks.parquet or landmarks.csv written by 'handoff-cv track'",
         ) from None
     validate(table)
-    return _typed(table)
+    table = _typed(table)
+    meta = read_metadata(path) if path.suffix != ".csv" else {}
+    if meta.get("width") and meta.get("height"):
+        table.attrs["frame_size"] = (int(meta["width"]), int(meta["height"]))
+    return table

@@ -148,10 +148,12 @@ def track_video(
             "Check the clip shows the runners; for small runners in a wide shot set "
             "--video-roi around the exchange zone or a smaller --tracking-detect-tile-px",
         )
+    landmarks = lm.from_tracks(tracks)
+    landmarks.attrs["frame_size"] = (info.width, info.height)
     return TrackResult(
         video=info,
         tracks=tracks,
-        landmarks=lm.from_tracks(tracks),
+        landmarks=landmarks,
         decode=decode,
         baton=finder.table(),
         timings_s={"track": round(elapsed, 3), "baton": round(baton_s, 3)},

@@ -142,6 +142,7 @@ def _rows(ex: ExchangeReport) -> list[tuple[str, str]]:
         ),
         ("legal", "–" if ex.legal is None else ("yes" if ex.legal else "NO")),
         ("baton time through the zone", f(ex.baton_zone_time_s, "s")),
+        ("baton splits", _splits_text(ex)),
         ("pass", f"{ex.pass_style or '–'}, {ex.pass_type or '–'}"),
         (
             "receiving arm",
@@ -155,6 +156,18 @@ def _rows(ex: ExchangeReport) -> list[tuple[str, str]]:
             else ("yes" if ex.receiver_hand_switch else "no"),
         ),
     ]
+
+
+def _splits_text(ex: ExchangeReport) -> str:
+    """'zone start 2.41 s · zone end +2.63 s · ...': when the baton crossed the first mark
+    seen, then the time from each mark to the next."""
+    parts = []
+    for split in ex.baton_splits:
+        if split.time_s is None:
+            continue
+        when = f"+{split.split_s:.2f} s" if split.split_s is not None else f"{split.time_s:.2f} s"
+        parts.append(f"{split.mark} {when}")
+    return " · ".join(parts) if parts else "–"
 
 
 def key_frames(video: Path, ex: ExchangeReport, result: AnalysisResult) -> list[dict]:

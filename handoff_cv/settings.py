@@ -200,8 +200,46 @@ class CalibrationSettings(Section):
         "lane in view of an end-on camera). Unset: 0 and the zone length.",
     )
     lane_width_m: float = Field(1.22, gt=0, description="Lane width (metres).")
+    go_mark_m: float | None = Field(
+        None,
+        description="Where the go mark is, metres from the zone start (negative before it): "
+        "the baton's split from there is reported too.",
+    )
+    marks_m: dict[str, float] | None = Field(
+        None,
+        description="More marks for the baton's splits, 'name=metres,...' from the zone start "
+        "(e.g. '20 m before=-20'). The zone start, zone end and 10 m after the zone are "
+        "always taken.",
+    )
+    lens_k1: float = Field(
+        0.0,
+        ge=-1,
+        le=1,
+        description="Radial lens distortion, first coefficient (ffmpeg lenscorrection's k1; "
+        "negative for the barrel distortion of wide phone lenses). 0: an ideal lens.",
+    )
+    lens_k2: float = Field(
+        0.0, ge=-1, le=1, description="Radial lens distortion, second coefficient (k2)."
+    )
 
     _split_corners = field_validator("zone_corners", "corners_x_m", mode="before")(_split_numbers)
+
+    @field_validator("marks_m", mode="before")
+    @classmethod
+    def _parse_marks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            pairs = [p.split("=") for p in value.split(",") if p.strip()]
+            if any(len(p) != 2 for p in pairs):
+                raise ValueError("give marks as 'name=metres,...', e.g. 'go mark=-8.5'")
+            return {k.strip(): float(v) for k, v in pairs}
+        return value
+
+    def extra_marks(self) -> dict[str, float]:
+        """The user's marks, the go mark among them."""
+        marks = dict(self.marks_m or {})
+        if self.go_mark_m is not None:
+            marks["go mark"] = self.go_mark_m
+        return marks
 
 
 class ExchangeSettings(Section):
