@@ -20,6 +20,7 @@ import pandas as pd
 
 from handoff_cv import load_landmarks
 from handoff_cv.analyze import analyze_landmarks
+from handoff_cv.camera_motion import load_motion_table
 from handoff_cv.evaluate import (
     breakdown_tables,
     compare_clip,
@@ -42,7 +43,10 @@ def score_case(args: tuple[Path, bool]) -> list[dict]:
     folder, calibrated = args
     labels = ClipLabels.load(folder / "labels.json")
     result = analyze_landmarks(
-        load_landmarks(folder), settings_from_labels(labels, calibrated), labels.clip
+        load_landmarks(folder),
+        settings_from_labels(labels, calibrated),
+        labels.clip,
+        camera_motion=load_motion_table(folder),  # panning cases: the true camera motion
     )
     return compare_clip(result.exchanges, labels)
 

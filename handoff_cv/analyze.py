@@ -17,6 +17,7 @@ import pandas as pd
 from handoff_cv import __version__
 from handoff_cv import landmarks as lm
 from handoff_cv.calibration import LensDistortion, ZoneCalibration
+from handoff_cv.camera_motion import camera_moved, reliable_between, stabilise
 from handoff_cv.errors import ConfigError, InputError
 from handoff_cv.exchange import (
     REPORT_SCHEMA_VERSION,
@@ -44,6 +45,8 @@ class AnalysisResult:
     """The baton's sightings the analysis used (empty when it was not searched for)."""
     calibration: ZoneCalibration | None = None
     """The zone calibration the positions were measured with (None: scale estimated)."""
+    camera_motion: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The camera's motion the positions were measured through (empty: a still camera)."""
 
     def exchanges_frame(self) -> pd.DataFrame:
         """One row per exchange, the report's fields as columns."""
@@ -137,25 +140,51 @@ def analyze_landmarks(
     clip: str = "clip",
     baton: pd.DataFrame | None = None,
     frame_size: tuple[int, int] | None = None,
+    camera_motion: pd.DataFrame | None = None,
 ) -> AnalysisResult:
     """Find and measure every exchange in a landmark table; ``baton`` sightings (from the
     track stage) let the baton decide the hands and refine the times. ``frame_size``
     (width, height; default: the size recorded with the table) is needed only for a lens
-    distortion."""
+    distortion. ``camera_motion`` (from the track stage) maps a moving camera's frames into
+    the first frame's view before anything is measured."""
     settings = settings or Settings()
     lm.validate(table)
     started = time.perf_counter()
-    calibration = calibration_from(settings, frame_size or frame_size_of(table))
-    kins = track_kinematics(table, settings.filtering, settings.exchange, calibration)
+    size = frame_size or frame_size_of(table)
+    calibration = calibration_from(settings, size)
+    moved = camera_moved(camera_motion, size)
+    measured, sightings_px = table, baton
+    if moved:
+        measured = stabilise(table, camera_motion, [("x_px", "y_px")])
+        if baton is not None and not baton.empty:
+            sightings_px = stabilise(baton, camera_motion, SIGHTING_POINTS)
+    kins = track_kinematics(measured, settings.filtering, settings.exchange, calibration)
     sightings = None
-    if baton is not None and not baton.empty and settings.baton.colour != "off":
-        sightings = BatonInput(baton, settings.baton)
+    if sightings_px is not None and not sightings_px.empty and settings.baton.colour != "off":
+        sightings = BatonInput(sightings_px, settings.baton)
     exchanges = find_exchanges(kins, settings.exchange, calibration, sightings) if kins else []
+    if moved:
+        _flag_camera_motion(exchanges, camera_motion)
     elapsed = time.perf_counter() - started
     result = AnalysisResult(clip, exchanges, kins, table, {"analyze": round(elapsed, 3)})
     result.baton = baton if baton is not None else pd.DataFrame()
     result.calibration = calibration
+    if moved:
+        result.camera_motion = camera_motion
     return result
+
+
+SIGHTING_POINTS = [("x0_px", "y0_px"), ("x1_px", "y1_px")]
+
+
+def _flag_camera_motion(exchanges: list[ExchangeReport], motion: pd.DataFrame) -> None:
+    """Mark the reports measured through the camera's motion; where the background was lost
+    around the pass, the positions and speeds may carry a jump."""
+    for report in exchanges:
+        report.quality_flags.append("camera_compensated")
+        start, end = report.contact_start_s - 1.5, report.release_s + 0.5
+        if not reliable_between(motion, start, end):
+            report.quality_flags.append("camera_motion_uncertain")
 
 
 def analyze_video(video: str | Path, settings: Settings | None = None, progress=None):
@@ -170,6 +199,7 @@ def analyze_video(video: str | Path, settings: Settings | None = None, progress=
         clip=Path(video).stem,
         baton=tracked.baton,
         frame_size=(tracked.video.width, tracked.video.height),
+        camera_motion=tracked.camera_motion,
     )
     result.timings_s.update(tracked.timings_s)
     result.source = {"video": str(video)}

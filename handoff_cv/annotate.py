@@ -17,6 +17,7 @@ import numpy as np
 
 from handoff_cv.analyze import AnalysisResult
 from handoff_cv.baton import sighting_ends
+from handoff_cv.camera_motion import homographies, to_reference
 from handoff_cv.exchange import ExchangeReport
 from handoff_cv.pose import LANDMARK_INDEX as I
 from handoff_cv.settings import Settings
@@ -65,6 +66,9 @@ class Annotator:
         self.result = result
         self.roles = _roles(result)
         self.calibration = result.calibration
+        self.from_reference = {
+            frame: np.linalg.inv(h) for frame, h in homographies(result.camera_motion).items()
+        }
         self.poses = {
             (int(f), int(tid)): rows[["x_px", "y_px"]].to_numpy()
             for (f, tid), rows in result.landmarks.groupby(["frame", "track_id"], observed=True)
@@ -81,7 +85,7 @@ class Annotator:
     def draw(self, image: np.ndarray, frame: int, t: float) -> np.ndarray:
         out = image.copy()
         scale = max(1, round(out.shape[0] / 540))
-        self._zone(out, scale)
+        self._zone(out, scale, frame)
         for (f, tid), xy in self.poses.items():
             if f == frame:
                 self._skeleton(out, tid, xy, scale, t)
@@ -108,14 +112,18 @@ class Annotator:
         for (_, p, colour), (_, q, _) in zip(self.trail, self.trail[1:], strict=False):
             cv2.line(out, p, q, colour, scale, cv2.LINE_AA)
 
-    def _zone(self, out: np.ndarray, scale: int) -> None:
+    def _zone(self, out: np.ndarray, scale: int, frame: int) -> None:
         if self.calibration is None:
             return
+        # the zone is calibrated in the first frame's view: a panning camera has moved since
+        from_reference = self.from_reference.get(frame)
         zone = self.calibration.zone_length_m
         across = np.linspace(-3.0, 3.0, 13)
         for name, x in self.calibration.marks:
             # many points, not two: through a distorting lens a line on the track is a curve
             line = self.calibration.to_image(np.stack([np.full_like(across, x), across], axis=1))
+            if from_reference is not None:
+                line = to_reference(line, from_reference)
             if not np.isfinite(line).all() or np.abs(line).max() > 1e5:
                 continue
             on_zone = x in (0.0, zone)

@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from handoff_cv.baton import load_baton_table, write_baton_table
+from handoff_cv.camera_motion import load_motion_table, write_motion_table
 from handoff_cv.errors import HandoffError, InputError
 from handoff_cv.outputs import prepare_folder, write_text_atomic
 from handoff_cv.settings import Settings
@@ -171,10 +172,11 @@ def process_one(
             return item
         if from_landmarks:
             table, baton = lm.load_landmarks(path), load_baton_table(path)
+            motion = load_motion_table(path)
         else:
-            table, baton = _cached_video_pass(path, key, settings, out_dir, progress)
+            table, baton, motion = _cached_video_pass(path, key, settings, out_dir, progress)
         clip = path.name if path.is_dir() else path.stem
-        result = analyze_landmarks(table, settings, clip=clip, baton=baton)
+        result = analyze_landmarks(table, settings, clip=clip, baton=baton, camera_motion=motion)
         result.source = {"input": str(path)}
         batch_record = {"content_sha256": key, "settings_sha256": settings_key}
         video = None if from_landmarks else path
@@ -190,11 +192,18 @@ def process_one(
     return item
 
 
+def _write_side_table(table: pd.DataFrame, path: Path, write) -> None:
+    if not table.empty:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        write(table, tmp)
+        os.replace(tmp, path)
+
+
 def _cached_video_pass(
     video: Path, key: str, settings: Settings, out: Path, progress=None
-) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """The video's landmark table and baton sightings, from the batch cache when the
-    settings of the pass over the video match."""
+) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
+    """The video's landmark table, baton sightings and camera motion, from the batch cache
+    when the settings of the pass over the video match."""
     from handoff_cv import landmarks as lm
     from handoff_cv.pipeline import track_video
 
@@ -202,14 +211,15 @@ def _cached_video_pass(
     cache.mkdir(parents=True, exist_ok=True)
     file = cache / f"{key[:16]}-{video_pass_hash(settings)[:12]}.parquet"
     baton_file = file.with_suffix(".baton.parquet")
+    motion_file = file.with_suffix(".camera_motion.parquet")
     if file.is_file():
         baton = pd.read_parquet(baton_file) if baton_file.is_file() else None
-        return lm.load_landmarks(file), baton
+        motion = pd.read_parquet(motion_file) if motion_file.is_file() else None
+        return lm.load_landmarks(file), baton, motion
     tracked = track_video(video, settings, progress=progress)
-    if not tracked.baton.empty:  # before the landmarks: their presence marks a complete entry
-        tmp = baton_file.with_name(f".{baton_file.name}.{os.getpid()}.tmp")
-        write_baton_table(tracked.baton, tmp)
-        os.replace(tmp, baton_file)
+    # the side tables first: the landmarks' presence marks a complete entry
+    _write_side_table(tracked.baton, baton_file, write_baton_table)
+    _write_side_table(tracked.camera_motion, motion_file, write_motion_table)
     tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
     meta = {
         "video": str(video),
@@ -220,7 +230,7 @@ def _cached_video_pass(
     }
     lm.write_parquet(tracked.landmarks, tmp, meta)
     os.replace(tmp, file)
-    return tracked.landmarks, tracked.baton
+    return tracked.landmarks, tracked.baton, tracked.camera_motion
 
 
 def run_batch(

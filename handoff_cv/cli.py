@@ -183,6 +183,7 @@ def analyze(
     """
     from handoff_cv.analyze import analyze_landmarks, analyze_video, write_analysis_outputs
     from handoff_cv.baton import BATON_TABLE, load_baton_table, write_baton_table
+    from handoff_cv.camera_motion import MOTION_TABLE, load_motion_table, write_motion_table
     from handoff_cv.landmarks import load_landmarks, write_parquet
     from handoff_cv.outputs import prepare_folder
 
@@ -191,7 +192,13 @@ def analyze(
     if from_landmarks:
         table = load_landmarks(source)
         clip = source.stem if source.is_file() else source.name
-        result = analyze_landmarks(table, settings, clip=clip, baton=load_baton_table(source))
+        result = analyze_landmarks(
+            table,
+            settings,
+            clip=clip,
+            baton=load_baton_table(source),
+            camera_motion=load_motion_table(source),
+        )
         result.source = {"landmarks": str(source)}
     else:
         with _progress(f"tracking {source.name}") as bar:
@@ -206,6 +213,8 @@ def analyze(
         extra["landmarks.parquet"] = lambda p: write_parquet(tracked.landmarks, p, meta)
         if not tracked.baton.empty:
             extra[BATON_TABLE] = lambda p: write_baton_table(tracked.baton, p)
+        if not tracked.camera_motion.empty:
+            extra[MOTION_TABLE] = lambda p: write_motion_table(tracked.camera_motion, p)
         if not no_video:
             from handoff_cv.annotate import write_annotated_video
 

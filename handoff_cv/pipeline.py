@@ -19,6 +19,7 @@ import pandas as pd
 from handoff_cv import __version__
 from handoff_cv import landmarks as lm
 from handoff_cv.baton import BATON_TABLE, BatonFinder, write_baton_table
+from handoff_cv.camera_motion import MOTION_TABLE, CameraMotionEstimator, write_motion_table
 from handoff_cv.errors import NoPersonError
 from handoff_cv.geometry import Box
 from handoff_cv.models import model_path, sha256_of
@@ -44,6 +45,9 @@ class TrackResult:
     decode: DecodeReport
     baton: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Baton sightings (see :mod:`handoff_cv.baton`); empty when it was not searched for."""
+    camera_motion: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per frame, the map into the first frame's view (see :mod:`handoff_cv.camera_motion`);
+    empty when the camera's motion was not followed."""
     timings_s: dict[str, float] = field(default_factory=dict)
     frames_processed: int = 0
     detections_run: int = 0
@@ -117,9 +121,10 @@ def track_video(
         crop_scale=settings.pose.crop_scale,
     )
     finder = BatonFinder(settings.baton)
+    motion = CameraMotionEstimator() if settings.video.camera_motion == "follow" else None
     expected = _expected_frames(info, settings)
     started = time.perf_counter()
-    baton_s = 0.0
+    baton_s = motion_s = 0.0
     try:
         frames = iter_frames(
             info.path,
@@ -134,6 +139,11 @@ def track_video(
                 tick = time.perf_counter()
                 finder.observe(frame.index, frame.time_s, frame.image, tracker.current_poses)
                 baton_s += time.perf_counter() - tick
+            if motion is not None:
+                tick = time.perf_counter()
+                people = [Box.from_points(p.xy) for p in tracker.current_poses]
+                motion.observe(frame.index, frame.time_s, frame.image, people)
+                motion_s += time.perf_counter() - tick
             if progress:
                 progress(done, expected)
     finally:
@@ -156,7 +166,12 @@ def track_video(
         landmarks=landmarks,
         decode=decode,
         baton=finder.table(),
-        timings_s={"track": round(elapsed, 3), "baton": round(baton_s, 3)},
+        camera_motion=motion.table() if motion is not None else pd.DataFrame(),
+        timings_s={
+            "track": round(elapsed, 3),
+            "baton": round(baton_s, 3),
+            "camera_motion": round(motion_s, 3),
+        },
         frames_processed=decode.frames,
         detections_run=tracker.detections_run,
     )
@@ -179,6 +194,8 @@ def write_track_outputs(result: TrackResult, settings: Settings, out: Path) -> P
             lm.write_csv(result.landmarks, staging / "landmarks.csv")
         if not result.baton.empty:
             write_baton_table(result.baton, staging / BATON_TABLE)
+        if not result.camera_motion.empty:
+            write_motion_table(result.camera_motion, staging / MOTION_TABLE)
         write_json_atomic(staging / "run.json", result.run_record(settings, model_file))
     return out
 

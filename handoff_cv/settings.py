@@ -57,6 +57,12 @@ class VideoSettings(Section):
         "plays slower than real time (e.g. 8 for 240 fps stored as 30 fps); real time is "
         "file time divided by this factor.",
     )
+    camera_motion: Literal["follow", "off"] = Field(
+        "follow",
+        description="follow: estimate the camera's pan and zoom from the background, so "
+        "positions and speeds from a panning camera are measured in the first frame's view "
+        "(where the zone is calibrated); off: the camera is taken to stand still.",
+    )
 
     _split_roi = field_validator("roi", mode="before")(_split_numbers)
 

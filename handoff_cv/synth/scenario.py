@@ -493,6 +493,25 @@ class Simulation:
             )
         return pd.DataFrame(rows)
 
+    def camera_motion(self) -> pd.DataFrame:
+        """The true camera-motion table (as :mod:`handoff_cv.camera_motion` estimates it):
+        per frame, the homography from its pixels to the first frame's. The camera only
+        turns about its centre, so it is ``K R0 Rf^T K^-1``."""
+        from handoff_cv.camera_motion import H_COLUMNS, MOTION_COLUMNS
+
+        first = self.cameras[0]
+        k = np.array(
+            [[first.focal_px, 0, first.width / 2], [0, first.focal_px, first.height / 2], [0, 0, 1]]
+        )
+        r0 = np.stack(first.axes)
+        rows = []
+        for f, (t, camera) in enumerate(zip(self.frame_times, self.cameras, strict=True)):
+            h = k @ r0 @ np.stack(camera.axes).T @ np.linalg.inv(k)
+            row = {"frame": f, "time_s": float(t), "inliers": 0, "ok": True}
+            row.update(zip(H_COLUMNS, (h / h[2, 2]).ravel().tolist(), strict=True))
+            rows.append(row)
+        return pd.DataFrame(rows, columns=MOTION_COLUMNS)
+
 
 def simulate(scenario: Scenario) -> Simulation:
     """Simulate ``scenario`` and return its landmark table and ground truth."""
@@ -535,7 +554,7 @@ def simulate(scenario: Scenario) -> Simulation:
             if pose is not None:
                 poses.append(TrackedPose(f, float(t), track_id, pose))
     table = lm.from_tracked_poses(poses)
-    labels = _labels(scenario, episodes, base, times, zone)
+    labels = _labels(scenario, episodes, cameras[0], times, zone)  # the zone as first seen
     return Simulation(scenario, table, labels, times, episodes, cameras, zone)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from handoff_cv import landmarks as lm
+from handoff_cv.camera_motion import MOTION_TABLE
 from handoff_cv.labels import ClipLabels
 from handoff_cv.outputs import staged_output, write_text_atomic
 from handoff_cv.synth.corrupt import Corruption, corrupt
@@ -117,6 +118,8 @@ def write_case(case: Case, folder: Path) -> Path:
     with staged_output(folder) as staging:
         lm.write_parquet(table, staging / "landmarks.parquet", meta)
         sim.labels.save(staging / "labels.json")
+        if case.scenario.camera.pan:  # what a perfect camera-motion estimate gives
+            sim.camera_motion().to_parquet(staging / MOTION_TABLE, index=False)
         record = {"scenario": case.scenario.model_dump(mode="json"),
                   "corruption": case.corruption.model_dump(), "level": case.level}  # fmt: skip
         write_text_atomic(staging / "case.json", json.dumps(record, indent=2) + "\n")

@@ -1,0 +1,82 @@
+"""Peak memory of ``handoff-cv analyze`` on a long 1080p video (issue #8: under 1.5 GB for 10 min).
+
+Makes (once) a 10-minute 1920x1080 30 fps H.264 video by looping a bundled sample clip,
+scaled up, then runs ``handoff-cv analyze`` on it in a child process and reads the child's
+peak resident memory (``getrusage``), with the wall time. Run::
+
+    .venv/bin/python benchmarks/bench_memory.py --minutes 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+
+from handoff_cv.video import VideoWriter, iter_frames
+
+HERE = Path(__file__).resolve().parent
+SAMPLE = HERE.parent / "sample_videos" / "blind_right_to_left"
+
+
+def long_video(minutes: float, path: Path) -> Path:
+    """The sample clip looped to ``minutes`` at 1920x1080, 30 fps (written once)."""
+    if path.is_file():
+        return path
+    frames = [cv2.resize(f.image, (1920, 1080)) for f in iter_frames(f"{SAMPLE}.mp4")]
+    total = int(minutes * 60 * 30)
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    with VideoWriter(tmp, 30.0, crf=28, preset="ultrafast") as writer:
+        for i in range(total):
+            writer.write(frames[i % len(frames)])
+    tmp.replace(path)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--out", type=Path, default=HERE.parent / "docs" / "results")
+    args = parser.parse_args()
+    data = HERE / "data"
+    data.mkdir(exist_ok=True)
+    video = long_video(args.minutes, data / f"long_{args.minutes:g}min_1080p.mp4")
+    output = data / "memory-run"
+    command = [
+        str(Path(sys.executable).with_name("handoff-cv")), "analyze", str(video),
+        "-o", str(output), "--no-video",
+    ]  # fmt: skip
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    frames = int(args.minutes * 60 * 30)
+    text = "\n".join(
+        [
+            f"## Peak memory: `handoff-cv analyze` on a {args.minutes:g}-minute 1080p30 video",
+            "",
+            f"Command: `.venv/bin/python benchmarks/bench_memory.py --minutes {args.minutes:g}`",
+            "",
+            "| video | frames | exit | wall time (s) | frames/s | peak memory (MB) |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+            f"| {video.name} | {frames} | {done.returncode} | {seconds:.0f} | "
+            f"{frames / seconds:.1f} | {peak_mb:.0f} |",
+            "",
+            "Last line of the run: " + (done.stdout.strip().splitlines() or [""])[-1][:300],
+            "",
+        ]
+    )
+    if done.returncode:
+        text += "\nError: " + done.stderr.strip()[-500:] + "\n"
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "memory.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
