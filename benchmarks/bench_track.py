@@ -55,15 +55,19 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = Settings().with_overrides({"pose.model": args.model})
-    raw_times, track_times = [], []
+    bare = settings.with_overrides({"video.camera_motion": "off", "baton.colour": "off"})
+    raw_times, track_times, bare_times = [], [], []
     for _ in range(args.repeat):
         n_raw, t_raw, found = raw_landmarker(args.video, args.people, args.model)
         raw_times.append(t_raw)
         started = time.perf_counter()
         result = track_video(args.video, settings)
         track_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        track_video(args.video, bare)
+        bare_times.append(time.perf_counter() - started)
     n = result.frames_processed
-    t_raw, t_track = min(raw_times), min(track_times)
+    t_raw, t_track, t_bare = min(raw_times), min(track_times), min(bare_times)
     both = sum(1 for c in found if c >= args.people)
     machine = f"{platform.machine()} x{os.cpu_count()} cores"
     print(
@@ -77,7 +81,10 @@ def main() -> None:
     per_frame = int((counts >= args.people).sum())
     print(f"| handoff-cv track | {n / t_track:.1f} | {t_track:.2f} | {t_track / t_raw:.2f} | "
           f"{per_frame}/{n} |")  # fmt: skip
-    print(f"identities: {len(result.tracks)}; whole-region searches: {result.detections_run}")
+    print(f"| handoff-cv track, camera motion and baton off | {n / t_bare:.1f} | {t_bare:.2f} | "
+          f"{t_bare / t_raw:.2f} | |")  # fmt: skip
+    print(f"identities: {len(result.tracks)}; whole-region searches: {result.detections_run}; "
+          f"stage seconds in the default run: {result.timings_s}")  # fmt: skip
 
 
 if __name__ == "__main__":
