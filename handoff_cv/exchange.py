@@ -29,7 +29,7 @@ from handoff_cv.exchange_rules import (
     speed_match_verdict,
 )
 from handoff_cv.holder import BatonEvidence, HolderSeries, baton_evidence, holder_series
-from handoff_cv.kinematics import TrackKinematics
+from handoff_cv.kinematics import TrackKinematics, on_common_grid
 from handoff_cv.labels import ExchangeFields
 from handoff_cv.pose import LANDMARK_INDEX as _I
 from handoff_cv.settings import BatonSettings, ExchangeSettings
@@ -216,7 +216,11 @@ def find_candidates(kins: list[TrackKinematics], settings: ExchangeSettings) -> 
     """Pairs of runners whose hands come together while both run the same way."""
     out = []
     fps = 1 / np.median(np.diff(kins[0].times)) if kins and len(kins[0].times) > 1 else 30.0
-    for a, b in combinations(kins, 2):
+    for pair in combinations(kins, 2):
+        aligned = on_common_grid(*pair)
+        if aligned is None:  # never in view together
+            continue
+        a, b = aligned
         d = _min_hand_distance(a, b)
         for window in _runs(d < settings.approach_distance, max_gap=int(0.3 * fps)):
             if len(window) < 2 or np.nanmin(d[window]) >= settings.contact_distance * 1.5:

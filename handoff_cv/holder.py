@@ -27,7 +27,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from handoff_cv.baton import sighting_ends
-from handoff_cv.kinematics import TrackKinematics
+from handoff_cv.kinematics import TrackKinematics, on_common_grid
 from handoff_cv.settings import BatonSettings
 
 SIDES = ("left", "right")
@@ -271,6 +271,10 @@ def holder_series(
     settings: BatonSettings,
 ) -> HolderSeries | None:
     """The holder in each frame of ``window_s`` where both runners are tracked."""
+    aligned = on_common_grid(incoming, outgoing)
+    if aligned is None:
+        return None
+    incoming, outgoing = aligned
     t = incoming.times
     both = ~np.isnan(incoming.hand("left", fine=True)[:, 0]) | ~np.isnan(
         incoming.hand("right", fine=True)[:, 0]

@@ -20,7 +20,7 @@ Raw values are kept next to filtered ones.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -122,6 +122,40 @@ class TrackKinematics:
         )
 
 
+def padded_to(k: TrackKinematics, frames: np.ndarray, times: np.ndarray) -> TrackKinematics:
+    """``k`` on a longer stretch of the frame grid (``frames`` holds all of ``k.frames``),
+    unseen where it has no data: two runners' kinematics on one grid, as the exchange
+    analysis compares them frame by frame."""
+    if len(frames) == len(k.frames):
+        return k
+    at = np.searchsorted(frames, k.frames)
+    n = len(frames)
+    changes: dict = {"frames": frames, "times": times}
+    for f in fields(k):
+        value = getattr(k, f.name)
+        if f.name in changes or not isinstance(value, np.ndarray) or len(value) != len(k.frames):
+            continue
+        fill = False if value.dtype == bool else (0.0 if f.name == "visibility" else np.nan)
+        padded = np.full((n, *value.shape[1:]), fill, dtype=value.dtype)
+        padded[at] = value
+        changes[f.name] = padded
+    return replace(k, **changes)
+
+
+def on_common_grid(
+    a: TrackKinematics, b: TrackKinematics
+) -> tuple[TrackKinematics, TrackKinematics] | None:
+    """Two runners' kinematics over the union of their spans, or None when they were never
+    in view together."""
+    if len(a.frames) == 0 or len(b.frames) == 0:
+        return None
+    if a.frames[0] > b.frames[-1] or b.frames[0] > a.frames[-1]:
+        return None
+    frames, pick = np.unique(np.concatenate([a.frames, b.frames]), return_index=True)
+    times = np.concatenate([a.times, b.times])[pick]
+    return padded_to(a, frames, times), padded_to(b, frames, times)
+
+
 # ------------------------------------------------------------------ table -> arrays
 def frame_grid(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """All frames of the clip present in the table, and their times."""
@@ -130,21 +164,52 @@ def frame_grid(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def track_arrays(table: pd.DataFrame, frames: np.ndarray) -> dict[int, dict[str, np.ndarray]]:
-    """Per track: xy (n, 33, 2), z, visibility on the frame grid, NaN where unseen."""
+    """Per track: xy (n, 33, 2), z, visibility over the track's own span of the frame grid
+    (``start``: its first index in ``frames``), NaN where unseen. Spans, not the whole grid:
+    a long video's many short tracks would otherwise cost tracks x frames."""
     index = {f: i for i, f in enumerate(frames)}
     out = {}
     for track_id, rows in table.groupby("track_id", observed=True, sort=True):
         rows = rows.sort_values(["frame", "landmark"])
         f = rows.frame.to_numpy().reshape(-1, N_LANDMARKS)[:, 0]
         pos = np.array([index[v] for v in f])
-        xy = np.full((len(frames), N_LANDMARKS, 2), np.nan)
-        z = np.full((len(frames), N_LANDMARKS), np.nan)
-        vis = np.zeros((len(frames), N_LANDMARKS))
+        start, n = int(pos.min()), int(pos.max() - pos.min() + 1)
+        pos = pos - start
+        xy = np.full((n, N_LANDMARKS, 2), np.nan)
+        z = np.full((n, N_LANDMARKS), np.nan)
+        vis = np.zeros((n, N_LANDMARKS))
         xy[pos] = rows[["x_px", "y_px"]].to_numpy(np.float64).reshape(-1, N_LANDMARKS, 2)
         z[pos] = rows.z.to_numpy(np.float64).reshape(-1, N_LANDMARKS)
         vis[pos] = rows.visibility.to_numpy(np.float64).reshape(-1, N_LANDMARKS)
-        out[int(track_id)] = {"xy": xy, "z": z, "visibility": vis}
+        out[int(track_id)] = {"xy": xy, "z": z, "visibility": vis, "start": start}
     return out
+
+
+PER_FRAME = ("xy", "z", "visibility")
+_EMPTY = {"xy": np.nan, "z": np.nan, "visibility": 0.0}
+
+
+def _on_span(track: dict, start: int, stop: int) -> dict[str, np.ndarray]:
+    """A track's arrays over grid indices [start, stop), padded with 'unseen'."""
+    out = {}
+    for key in PER_FRAME:
+        values = track[key]
+        shape = (stop - start, *values.shape[1:])
+        padded = np.full(shape, _EMPTY[key])
+        lo, hi = max(start, track["start"]), min(stop, track["start"] + len(values))
+        if hi > lo:
+            padded[lo - start : hi - start] = values[lo - track["start"] : hi - track["start"]]
+        out[key] = padded
+    return out
+
+
+def _trimmed(arrays: dict[str, np.ndarray], start: int) -> dict:
+    """Arrays cut to where the track was seen (``start``: grid index of their first row)."""
+    seen = np.nonzero(~np.isnan(arrays["xy"][:, 0, 0]))[0]
+    if not len(seen):
+        seen = np.array([0])
+    lo, hi = int(seen[0]), int(seen[-1]) + 1
+    return {**{k: arrays[k][lo:hi].copy() for k in PER_FRAME}, "start": start + lo}
 
 
 # --------------------------------------------------------------- identity repair
@@ -157,14 +222,26 @@ def repair_identity_swaps(tracks: dict[int, dict[str, np.ndarray]], heights: dic
     ids = sorted(tracks)
     for a_i, a in enumerate(ids):
         for b in ids[a_i + 1 :]:
+            ta, tb = tracks[a], tracks[b]
+            start = min(ta["start"], tb["start"])
+            stop = max(ta["start"] + len(ta["xy"]), tb["start"] + len(tb["xy"]))
+            if max(ta["start"], tb["start"]) >= min(
+                ta["start"] + len(ta["xy"]), tb["start"] + len(tb["xy"])
+            ):
+                continue  # never seen together
+            pa, pb = _on_span(ta, start, stop), _on_span(tb, start, stop)
+            swapped = False
             for _ in range(3):  # a pair may swap more than once
-                k = _swap_frame(tracks[a], tracks[b], max(heights[a], heights[b]))
+                k = _swap_frame(pa, pb, max(heights[a], heights[b]))
                 if k is None:
                     break
-                for key in ("xy", "z", "visibility"):
-                    tail_a = tracks[a][key][k:].copy()
-                    tracks[a][key][k:] = tracks[b][key][k:]
-                    tracks[b][key][k:] = tail_a
+                for key in PER_FRAME:
+                    tail_a = pa[key][k:].copy()
+                    pa[key][k:] = pb[key][k:]
+                    pb[key][k:] = tail_a
+                swapped = True
+            if swapped:
+                tracks[a], tracks[b] = _trimmed(pa, start), _trimmed(pb, start)
                 repaired |= {a, b}
     return repaired
 
@@ -481,15 +558,18 @@ def track_kinematics(
 
 
 def _track_kinematics(table, filtering, exchange, calibration) -> list[TrackKinematics]:
-    frames, times = frame_grid(table)
-    arrays = track_arrays(table, frames)
-    fps = _fps(times)
+    all_frames, all_times = frame_grid(table)
+    arrays = track_arrays(table, all_frames)
+    fps = _fps(all_times)
+    span = lambda a: slice(a["start"], a["start"] + len(a["xy"]))  # noqa: E731
     heights = {
-        tid: float(np.nanmedian(body_height_px(a["xy"], times))) for tid, a in arrays.items()
+        tid: float(np.nanmedian(body_height_px(a["xy"], all_times[span(a)])))
+        for tid, a in arrays.items()
     }
     repaired = repair_identity_swaps(arrays, heights)
     out = []
     for tid, a in arrays.items():
+        frames, times = all_frames[span(a)], all_times[span(a)]
         observed = ~np.isnan(a["xy"][:, 0, 0])
         xy = fill_gaps(a["xy"], times, filtering.max_gap_s)
         z = fill_gaps(a["z"], times, filtering.max_gap_s)

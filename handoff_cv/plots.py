@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from handoff_cv.exchange import ExchangeReport
-from handoff_cv.kinematics import TrackKinematics
+from handoff_cv.kinematics import TrackKinematics, on_common_grid
 
 MOMENTS = (
     ("contact_start_s", "contact", "--"),
@@ -21,8 +21,11 @@ MOMENTS = (
 
 
 def _runners(kinematics: list[TrackKinematics], ex: ExchangeReport):
+    """The exchange's two runners, on one frame grid (each track only spans its own frames)."""
     by_id = {k.track_id: k for k in kinematics}
-    return by_id.get(ex.incoming_track_id), by_id.get(ex.outgoing_track_id)
+    a, b = by_id.get(ex.incoming_track_id), by_id.get(ex.outgoing_track_id)
+    aligned = on_common_grid(a, b) if a is not None and b is not None else None
+    return aligned if aligned is not None else (a, b)
 
 
 def _mark_moments(ax, ex: ExchangeReport) -> None:
