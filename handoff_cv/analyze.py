@@ -16,6 +16,7 @@ import pandas as pd
 
 from handoff_cv import __version__
 from handoff_cv import landmarks as lm
+from handoff_cv.baton import SIGHTING_POINTS
 from handoff_cv.calibration import LensDistortion, ZoneCalibration
 from handoff_cv.camera_motion import camera_moved, reliable_between, stabilise
 from handoff_cv.errors import ConfigError, InputError
@@ -172,9 +173,6 @@ def analyze_landmarks(
     if moved:
         result.camera_motion = camera_motion
     return result
-
-
-SIGHTING_POINTS = [("x0_px", "y0_px"), ("x1_px", "y1_px")]
 
 
 def _flag_camera_motion(exchanges: list[ExchangeReport], motion: pd.DataFrame) -> None:

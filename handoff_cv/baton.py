@@ -69,6 +69,8 @@ SIGHTING_COLUMNS = [
     "expected_length_px",
     "score",
 ]
+SIGHTING_POINTS = [("x0_px", "y0_px"), ("x1_px", "y1_px")]
+"""The sightings' pixel columns, as (x, y) pairs (the baton's two ends)."""
 
 
 # ---------------------------------------------------------------------- colour

@@ -223,12 +223,10 @@ def repair_identity_swaps(tracks: dict[int, dict[str, np.ndarray]], heights: dic
     for a_i, a in enumerate(ids):
         for b in ids[a_i + 1 :]:
             ta, tb = tracks[a], tracks[b]
-            start = min(ta["start"], tb["start"])
-            stop = max(ta["start"] + len(ta["xy"]), tb["start"] + len(tb["xy"]))
-            if max(ta["start"], tb["start"]) >= min(
-                ta["start"] + len(ta["xy"]), tb["start"] + len(tb["xy"])
-            ):
+            end_a, end_b = ta["start"] + len(ta["xy"]), tb["start"] + len(tb["xy"])
+            if max(ta["start"], tb["start"]) >= min(end_a, end_b):
                 continue  # never seen together
+            start, stop = min(ta["start"], tb["start"]), max(end_a, end_b)
             pa, pb = _on_span(ta, start, stop), _on_span(tb, start, stop)
             swapped = False
             for _ in range(3):  # a pair may swap more than once
