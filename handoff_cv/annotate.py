@@ -81,10 +81,16 @@ class Annotator:
             {} if holders.empty else dict(zip(holders.frame, holders.holder, strict=True))
         )
         self.trail: list[tuple[float, tuple[int, int], tuple[int, int, int]]] = []
+        times = result.landmarks.groupby("frame", observed=True)["time_s"].first()
+        self.analysed_frames = times.index.to_numpy(dtype=int)
+        self.analysed_times = times.to_numpy(dtype=float)
+        scan_fps = settings.video.scan_fps
+        self.hold_s = 1.5 / scan_fps if scan_fps > 0 else 0.0
 
     def draw(self, image: np.ndarray, frame: int, t: float) -> np.ndarray:
         out = image.copy()
         scale = max(1, round(out.shape[0] / 540))
+        frame = self._shown_frame(frame, t)
         self._zone(out, scale, frame)
         for (f, tid), xy in self.poses.items():
             if f == frame:
@@ -96,6 +102,15 @@ class Annotator:
         elif len(self.baton_path) > 1:
             cv2.polylines(out, [np.array(self.baton_path, np.int32)], False, (255, 200, 0), scale)
         return out
+
+    def _shown_frame(self, frame: int, t: float) -> int:
+        """The frame whose drawings are shown: this one, or, for a frame skipped by the
+        exchange-window-first scan, the last analysed one if it is recent (no flicker)."""
+        i = int(np.searchsorted(self.analysed_frames, frame, side="right")) - 1
+        if i < 0 or self.analysed_frames[i] == frame:
+            return frame
+        recent = t - self.analysed_times[i] <= self.hold_s
+        return int(self.analysed_frames[i]) if recent else frame
 
     def _baton(self, out: np.ndarray, frame: int, t: float, scale: int) -> None:
         """The baton where it was seen, in its holder's colour, and its path over the last

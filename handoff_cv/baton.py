@@ -17,7 +17,9 @@ score. Who holds it is decided later, from the sightings and the runners' hands
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -106,14 +108,29 @@ class ColourModel:
 
     def mask(self, hsv: np.ndarray) -> np.ndarray:
         """uint8 mask (255 where a pixel has this colour) of an HSV image."""
-        h, s, v = hsv[..., 0].astype(np.int16), hsv[..., 1], hsv[..., 2]
+        mask = None
+        for lo, hi in self._ranges:
+            part = cv2.inRange(hsv, lo, hi)
+            mask = part if mask is None else cv2.bitwise_or(mask, part)
+        return mask if mask is not None else np.zeros(hsv.shape[:2], np.uint8)
+
+    @functools.cached_property
+    def _ranges(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``cv2.inRange`` bounds: one band, or two where the hue band wraps past 0/180
+        (OpenCV hues are integers 0-179)."""
         if self.achromatic:
-            ok = (s < 45) & (v >= self.min_value)
-        else:
-            diff = np.abs(h - self.hue)
-            ok = np.minimum(diff, 180 - diff) <= self.hue_tolerance
-            ok &= (s >= self.min_saturation) & (v >= self.min_value)
-        return ok.astype(np.uint8) * 255
+            return [(np.array([0, 0, self.min_value]), np.array([179, 44, 255]))]
+        low, high = self.hue - self.hue_tolerance, self.hue + self.hue_tolerance
+        bands = [(max(math.ceil(low), 0), min(math.floor(high), 179))]
+        if low < 0:
+            bands.append((math.ceil(low + 180), 179))
+        if high > 179:
+            bands.append((0, math.floor(high - 180)))
+        return [
+            (np.array([a, self.min_saturation, self.min_value]), np.array([b, 255, 255]))
+            for a, b in bands
+            if a <= b
+        ]
 
     def describe(self) -> str:
         if self.achromatic:
@@ -255,8 +272,9 @@ def blob_sightings(
 
 def _nearest_hand(point: np.ndarray, hands: list[Hand]) -> tuple[Hand | None, float]:
     best, distance = None, np.inf
-    for hand in hands:
-        d = float(np.linalg.norm(point - hand.point)) / hand.baton_length_px
+    x, y = float(point[0]), float(point[1])
+    for hand in hands:  # called per blob per colour: plain floats, not numpy, are fastest
+        d = math.hypot(x - hand.point[0], y - hand.point[1]) / hand.baton_length_px
         if d < distance:
             best, distance = hand, d
     return best, distance
@@ -294,19 +312,34 @@ def find_in_frame(
     colour: ColourModel,
     radius: float,
     extra_windows: list[Box] | None = None,
+    mask: np.ndarray | None = None,
 ) -> list[Sighting]:
-    """Every baton-like blob of ``colour`` near ``hands`` in an RGB ``image``, best first."""
+    """Every baton-like blob of ``colour`` near ``hands`` in an RGB ``image``, best first.
+    ``mask``, the colour's mask of the whole image when already made, saves making it
+    again for each window."""
     frame_size = (image.shape[1], image.shape[0])
     windows = [(b, radius + 1.5) for b in search_windows(hands, radius, frame_size)]
     windows += [(b, None) for b in extra_windows or []]
     found: list[Sighting] = []
     for box, reach in windows:
-        crop = image[int(box.y0) : int(box.y1), int(box.x0) : int(box.x1)]
-        if crop.size == 0:
+        window = _window_mask(image, mask, box, colour)
+        if window is None:
             continue
-        mask = colour.mask(cv2.cvtColor(crop, cv2.COLOR_RGB2HSV))
-        found += blob_sightings(mask, (box.x0, box.y0), hands, reach)
+        found += blob_sightings(window, (box.x0, box.y0), hands, reach)
     return _distinct(sorted(found, key=lambda s: -s.score))
+
+
+def _window_mask(
+    image: np.ndarray, mask: np.ndarray | None, box: Box, colour: ColourModel
+) -> np.ndarray | None:
+    """``colour``'s mask of the window ``box``, cut from the whole ``mask`` when given
+    (``None`` when the window is empty)."""
+    rows, cols = slice(int(box.y0), int(box.y1)), slice(int(box.x0), int(box.x1))
+    if mask is not None:
+        window = mask[rows, cols]
+        return window if window.size else None
+    crop = image[rows, cols]
+    return colour.mask(cv2.cvtColor(crop, cv2.COLOR_RGB2HSV)) if crop.size else None
 
 
 def _distinct(found: list[Sighting]) -> list[Sighting]:
@@ -329,8 +362,10 @@ class _Trace:
 
 def scene_thumbnail(image: np.ndarray) -> np.ndarray:
     """The frame shrunk to about 160 pixels across (area-averaged), in HSV."""
-    scale = 160 / max(image.shape[1], 1)
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    # a whole shrink factor keeps OpenCV on its fast block-averaging path (2-3x faster)
+    k = max(min(round(image.shape[1] / 160), image.shape[0]), 1)
+    h, w = image.shape[0] // k * k, image.shape[1] // k * k
+    small = cv2.resize(image[:h, :w], (w // k, h // k), interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
 
 
@@ -368,17 +403,22 @@ class ColourLearner:
         ``scene`` is the whole frame small, in HSV (:func:`scene_thumbnail`)."""
         self.frames += 1
         shift = np.asarray(offset, float)
+        windows = _hsv_windows(image, hands, self.radius * CLUTTER_REACH)
         for colour, trace in zip(self.candidates, self.traces, strict=True):
+            mask = _sparse_mask(image.shape[:2], windows, colour)
+            if not cv2.countNonZero(mask):  # nothing of it near anyone: nothing to learn
+                trace.last = None
+                continue
             in_scene = (
                 0.0 if scene is None else cv2.countNonZero(colour.mask(scene)) / scene[..., 0].size
             )
             if (
                 in_scene > MAX_SCENE_COVER
-                or colour_cover(image, hands, colour, self.radius) > MAX_BACKGROUND_COVER
+                or colour_cover(image, hands, colour, self.radius, mask) > MAX_BACKGROUND_COVER
             ):
                 trace.last = None
                 continue
-            near, away = _near_and_away(image, hands, colour, self.radius)
+            near, away = _near_and_away(image, hands, colour, self.radius, mask)
             trace.support -= 0.5 * away
             if not near:
                 trace.last = None
@@ -417,9 +457,28 @@ class ColourLearner:
         return None
 
 
-def _near_and_away(image, hands, colour, radius) -> tuple[list[Sighting], int]:
+def _hsv_windows(image: np.ndarray, hands: list[Hand], radius: float) -> list[tuple]:
+    """Every search window of ``radius`` around ``hands``: its rows, columns and pixels in
+    HSV (converted once per frame, whatever the number of colours tried)."""
+    out = []
+    for box in search_windows(hands, radius, (image.shape[1], image.shape[0])):
+        rows, cols = slice(int(box.y0), int(box.y1)), slice(int(box.x0), int(box.x1))
+        out.append((rows, cols, cv2.cvtColor(image[rows, cols], cv2.COLOR_RGB2HSV)))
+    return out
+
+
+def _sparse_mask(shape: tuple[int, ...], windows: list[tuple], colour: ColourModel) -> np.ndarray:
+    """``colour``'s mask of the image inside ``windows`` (:func:`_hsv_windows`), empty
+    elsewhere: every smaller window around the same hands lies inside them."""
+    mask = np.zeros(shape, np.uint8)
+    for rows, cols, hsv in windows:
+        mask[rows, cols] = colour.mask(hsv)
+    return mask
+
+
+def _near_and_away(image, hands, colour, radius, mask=None) -> tuple[list[Sighting], int]:
     near, away = [], 0
-    for s in find_in_frame(image, hands, colour, radius * CLUTTER_REACH):
+    for s in find_in_frame(image, hands, colour, radius * CLUTTER_REACH, mask=mask):
         if s.score < 0.3:
             continue
         _, distance = _nearest_hand(s.centre, hands)
@@ -482,13 +541,22 @@ CLUTTER_REACH = 2.0  # learning also looks this much further out, for the colour
 MAX_BACKGROUND_COVER = 0.08
 
 
-def colour_cover(image: np.ndarray, hands: list[Hand], colour: ColourModel, radius: float) -> float:
-    """Fraction of the search windows' pixels that have ``colour``."""
+def colour_cover(
+    image: np.ndarray,
+    hands: list[Hand],
+    colour: ColourModel,
+    radius: float,
+    mask: np.ndarray | None = None,
+) -> float:
+    """Fraction of the search windows' pixels that have ``colour`` (``mask``: the colour's
+    mask of the whole image, when already made)."""
     covered = total = 0
     for box in search_windows(hands, radius, (image.shape[1], image.shape[0])):
-        crop = image[int(box.y0) : int(box.y1), int(box.x0) : int(box.x1)]
-        covered += cv2.countNonZero(colour.mask(cv2.cvtColor(crop, cv2.COLOR_RGB2HSV)))
-        total += crop.shape[0] * crop.shape[1]
+        window = _window_mask(image, mask, box, colour)
+        if window is None:
+            continue
+        covered += cv2.countNonZero(window)
+        total += window.size
     return covered / total if total else 0.0
 
 

@@ -56,6 +56,8 @@ class CameraMotionEstimator:
     _points: np.ndarray | None = None
     _to_reference: np.ndarray = field(default_factory=lambda: np.eye(3))
     _last_step: np.ndarray = field(default_factory=lambda: np.eye(3))
+    _last_dt: float = 0.0
+    _previous_time: float = 0.0
     _rows: list[dict] = field(default_factory=list)
 
     def observe(
@@ -64,16 +66,20 @@ class CameraMotionEstimator:
         grey, mask = self._prepare(image, people)
         inliers, ok = 0, True
         if self._previous is not None:
-            step, inliers = self._step(grey, mask)
+            # frames may be skipped (exchange window first): the last step, scaled to this
+            # step's duration, is the guess for a pan going on as it went
+            dt = time_s - self._previous_time
+            expected = scaled_step(self._last_step, dt / self._last_dt if self._last_dt else 1.0)
+            step, inliers = self._step(grey, mask, expected)
             if step is None:
-                # lost (a flash, a cut, a blur): a pan goes on as it went, so the last step
-                # is the best guess; the frame is marked so the analysis can say so
-                ok, step = False, self._last_step
+                # lost (a flash, a cut, a blur): the frame is marked so the analysis can say so
+                ok, step = False, expected
             else:
-                step = self._last_step = _unscale(step, self._scale)
+                step = _unscale(step, self._scale)
+            self._last_step, self._last_dt = step, dt
             self._to_reference = self._to_reference @ np.linalg.inv(step)
             self._to_reference /= self._to_reference[2, 2]
-        self._previous, self._previous_mask = grey, mask
+        self._previous, self._previous_mask, self._previous_time = grey, mask, time_s
         row = {"frame": frame_index, "time_s": time_s, "inliers": inliers, "ok": ok}
         row.update(zip(H_COLUMNS, self._to_reference.ravel().tolist(), strict=True))
         self._rows.append(row)
@@ -81,10 +87,12 @@ class CameraMotionEstimator:
     def table(self) -> pd.DataFrame:
         return pd.DataFrame(self._rows, columns=MOTION_COLUMNS)
 
-    def _step(self, grey: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray | None, int]:
+    def _step(
+        self, grey: np.ndarray, mask: np.ndarray, expected: np.ndarray
+    ) -> tuple[np.ndarray | None, int]:
         """The previous frame -> this frame step, from the corners followed so far, or
         from fresh ones when those are too few or fail."""
-        guess = _rescale(self._last_step, self._scale)
+        guess = _rescale(expected, self._scale)
         if self._points is not None and len(self._points) >= self.max_features // 2:
             step, inliers, self._points = background_step(
                 self._previous, grey, self._points, mask, guess
@@ -178,6 +186,13 @@ def matched_step(
     if step is None or int(inliers.sum()) < 2 * MIN_INLIERS:
         return None, 0 if inliers is None else int(inliers.sum())
     return step, int(inliers.sum())
+
+
+def scaled_step(step: np.ndarray, ratio: float) -> np.ndarray:
+    """A frame-to-frame homography stretched to ``ratio`` times its duration. Steps between
+    frames are near the identity, where scaling the difference is a close approximation."""
+    scaled = np.eye(3) + (step / step[2, 2] - np.eye(3)) * ratio
+    return scaled / scaled[2, 2]
 
 
 def _rescale(h: np.ndarray, scale: float) -> np.ndarray:

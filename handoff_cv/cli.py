@@ -139,12 +139,14 @@ def track(
         )
     write_track_outputs(result, settings, output)
     elapsed = time.perf_counter() - started
-    fps = result.frames_processed / max(elapsed, 1e-9)
+    read = result.decode.frames + result.decode.skipped
+    fps = read / max(elapsed, 1e-9)
     ids = ", ".join(str(t.track_id) for t in result.tracks)
     if result.decode.stopped_early:
         err.print(f"[yellow]warning:[/] {result.decode.stopped_early}", highlight=False)
+    scanned = f", {result.frames_processed} analysed" if result.decode.skipped else ""
     out.print(
-        f"{len(result.tracks)} people tracked (ids {ids}) over {result.frames_processed} frames "
+        f"{len(result.tracks)} people tracked (ids {ids}) over {read} frames{scanned} "
         f"in {elapsed:.1f} s ({fps:.1f} frames/s) -> {output / 'landmarks.parquet'}",
         highlight=False,
         soft_wrap=True,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handoff_cv.exchange import ExchangeReport
+from handoff_cv.exchange import ExchangeReport, hands_unsure
 
 TARGET_RATIO = 0.9  # outgoing / incoming speed at the pass that coaches aim for
 EXTENDED_ELBOW_DEG = 150.0
@@ -54,14 +54,25 @@ def cues_for(report: ExchangeReport, relay: str = "4x100") -> list[Cue]:
     if report.same_hand:
         hand = report.passing_hand or "right"
         other = "left" if hand == "right" else "right"
-        out.append(
-            Cue(
-                f"Same-hand pass: the {hand} hand passed into the {hand} hand, so both runners "
-                f"ran on the same side of the lane. Pass from the {hand} hand into the "
-                f"receiver's {other} hand.",
-                f"passing hand {report.passing_hand}, receiving hand {report.receiving_hand}",
+        cites = f"passing hand {report.passing_hand}, receiving hand {report.receiving_hand}"
+        if hands_unsure(report):
+            out.append(
+                Cue(
+                    f"Possibly a same-hand pass ({hand} into {hand}), but the hands were hard "
+                    "to tell apart in this video: check the replay before changing anything. "
+                    f"If it was, pass from the {hand} hand into the receiver's {other} hand.",
+                    f"{cites}, hands confidence {report.hands_confidence:.2f}",
+                )
             )
-        )
+        else:
+            out.append(
+                Cue(
+                    f"Same-hand pass: the {hand} hand passed into the {hand} hand, so both "
+                    f"runners ran on the same side of the lane. Pass from the {hand} hand into "
+                    f"the receiver's {other} hand.",
+                    cites,
+                )
+            )
     shift = go_mark_shift_m(report)
     figures = (
         f"incoming {report.incoming_speed_mps:.1f} m/s, outgoing {report.outgoing_speed_mps:.1f} "

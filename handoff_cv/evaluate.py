@@ -148,6 +148,7 @@ def compare_clip(
                 pass_type_correct=_same(pred.pass_type, lab.pass_type),
                 hand_switch_correct=_same(pred.receiver_hand_switch, lab.receiver_hand_switch),
                 dropped_correct=_same(pred.dropped, lab.dropped),
+                hands_confidence=getattr(pred, "hands_confidence", None),
                 hands_evidence=getattr(pred, "hands_evidence", None),
                 timing_evidence=getattr(pred, "timing_evidence", None),
             )

@@ -46,6 +46,17 @@ SAME_HAND_EXPLANATION = (
     "Pass from the right hand into the left, or from the left into the right."
 )
 
+HANDS_SURE = 0.5
+"""Below this ``hands_confidence`` (wrist evidence only) the hands are reported as a guess:
+the verdict says so and the coaching cue asks to check the replay first (docs/exchange.md)."""
+
+
+def hands_unsure(r: ExchangeFields) -> bool:
+    """Whether the hands were read from wrists that hardly told the hand pairs apart."""
+    confidence = getattr(r, "hands_confidence", None)
+    by_baton = getattr(r, "hands_evidence", None) == "baton"
+    return not by_baton and confidence is not None and confidence < HANDS_SURE
+
 
 class BatonSplit(BaseModel):
     """When the baton passed one mark on the track, and the time since the previous mark."""
@@ -310,6 +321,12 @@ def _pair_score(a, b, pair: tuple[str, str], d: np.ndarray, lo: int, hi: int) ->
     return float(np.nanmedian(d[lo:hi])) + 0.1 * held
 
 
+def _meet(d: np.ndarray, lo: int, hi: int, settings: ExchangeSettings) -> bool:
+    """Whether two hands ``d`` apart (body heights, per frame) come into contact."""
+    seg = d[lo:hi]
+    return bool(np.isfinite(seg).any() and np.nanmin(seg) < settings.contact_distance)
+
+
 def _contact_window(d: np.ndarray, lo: int, hi: int, pad: int):
     """Frames of the hands-together plateau, its floor and the flanks' tops."""
     seg = d[lo:hi]
@@ -343,10 +360,14 @@ def analyse_candidate(
     pairs = list(product(("left", "right"), repeat=2))
     dist = {p: _hand_distance(a, b, *p) for p in pairs}
     scores = sorted((_pair_score(a, b, p, dist[p], lo, hi), p) for p in pairs)
-    (best_d, (ha, hb)), second_d = scores[0], scores[1][0]
-    hands_conf = float(np.clip((second_d - best_d) / max(second_d, 1e-6), 0, 1))
-    if not np.nanmin(dist[(ha, hb)][lo:hi]) < settings.contact_distance:
+    # the best-scored pair of hands that ever met: the pair nearest over the whole
+    # approach can be one that never touches when the receiver reaches back late
+    met = [(score, p) for score, p in scores if _meet(dist[p], lo, hi, settings)]
+    if not met:
         return None  # no two hands ever met
+    best_d, (ha, hb) = met[0]
+    second_d = min(score for score, p in scores if p != (ha, hb))
+    hands_conf = float(np.clip((second_d - best_d) / max(second_d, 1e-6), 0, 1))
     series = evidence = None
     if baton is not None:
         window = (t[lo] - BATON_WINDOW_S, t[hi - 1] + BATON_WINDOW_S)
@@ -656,9 +677,12 @@ def _hand_switch(b: TrackKinematics, release_s: float) -> bool | None:
 
 def one_line_verdict(r: ExchangeReport) -> str:
     hands = f"{(r.passing_hand or '?')[0].upper()}->{(r.receiving_hand or '?')[0].upper()}"
+    unsure = hands_unsure(r)
+    if unsure:
+        hands += "? (hands unclear)"
     parts = [f"{hands} {r.pass_style or ''} pass at {r.transfer_s:.2f} s".replace("  ", " ")]
     if r.same_hand:
-        parts.insert(0, "SAME-HAND RISK")
+        parts.insert(0, "POSSIBLE SAME-HAND" if unsure else "SAME-HAND RISK")
     if r.speed_match:
         ratio = f" (speed ratio {r.speed_ratio:.2f})" if r.speed_ratio else ""
         parts.append(SPEED_MATCH_WORDS[r.speed_match] + ratio)

@@ -158,9 +158,17 @@ def on_common_grid(
 
 # ------------------------------------------------------------------ table -> arrays
 def frame_grid(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """All frames of the clip present in the table, and their times."""
+    """Every frame of the clip from the table's first to its last, and their times.
+
+    Frames missing from the table (nobody seen, or skipped by the exchange-window-first
+    scan) get times interpolated from their neighbours', so the filters, which take the
+    samples as evenly spaced, see the clip's own frame rate."""
     per_frame = table.groupby("frame", observed=True).time_s.first()
-    return per_frame.index.to_numpy(), per_frame.to_numpy()
+    known = per_frame.index.to_numpy()
+    if len(known) == 0:
+        return known, per_frame.to_numpy()
+    frames = np.arange(known[0], known[-1] + 1)
+    return frames, np.interp(frames, known, per_frame.to_numpy())
 
 
 def track_arrays(table: pd.DataFrame, frames: np.ndarray) -> dict[int, dict[str, np.ndarray]]:

@@ -25,6 +25,7 @@ from handoff_cv.geometry import Box
 from handoff_cv.models import model_path, sha256_of
 from handoff_cv.outputs import staged_output, write_json_atomic
 from handoff_cv.pose import LandmarkerConfig, MediaPipeBackend, PoseBackend
+from handoff_cv.scan import LOOKAHEAD_S, ScanSchedule
 from handoff_cv.settings import Settings
 from handoff_cv.track import Track, Tracker
 from handoff_cv.video import DecodeReport, VideoInfo, iter_frames, probe
@@ -67,6 +68,7 @@ class TrackResult:
             },
             "decode": {
                 "frames": self.decode.frames,
+                "skipped": self.decode.skipped,
                 "stopped_early": self.decode.stopped_early,
                 "repaired_timestamps": self.decode.repaired_timestamps,
             },
@@ -122,6 +124,7 @@ def track_video(
     )
     finder = BatonFinder(settings.baton)
     motion = CameraMotionEstimator() if settings.video.camera_motion == "follow" else None
+    schedule = ScanSchedule(settings.video.scan_fps, settings.video.window_gap)
     expected = _expected_frames(info, settings)
     started = time.perf_counter()
     baton_s = motion_s = 0.0
@@ -132,9 +135,16 @@ def track_video(
             end_s=settings.video.end_s,
             slowmo_factor=settings.video.slowmo_factor,
             report=decode,
+            wanted=schedule.wants,
         )
-        for done, frame in enumerate(frames, start=1):
+        for frame in frames:
             tracker.step(frame)
+            schedule.observe(
+                frame.time_s,
+                tracker.followed_boxes(frame.time_s),
+                tracker.followed_boxes(frame.time_s + LOOKAHEAD_S),
+                tracker.confirming,
+            )
             if finder.enabled:
                 tick = time.perf_counter()
                 finder.observe(frame.index, frame.time_s, frame.image, tracker.current_poses)
@@ -145,7 +155,7 @@ def track_video(
                 motion.observe(frame.index, frame.time_s, frame.image, people)
                 motion_s += time.perf_counter() - tick
             if progress:
-                progress(done, expected)
+                progress(decode.frames + decode.skipped, expected)
     finally:
         tracker.close()
         if own_backend:
@@ -154,7 +164,7 @@ def track_video(
     tracks = tracker.tracks()
     if not tracks:
         raise NoPersonError(
-            f"no person was found in {info.path} ({decode.frames} frames read)",
+            f"no person was found in {info.path} ({decode.frames + decode.skipped} frames read)",
             "Check the clip shows the runners; for small runners in a wide shot set "
             "--video-roi around the exchange zone or a smaller --tracking-detect-tile-px",
         )

@@ -45,6 +45,9 @@ _BODY = [LANDMARK_INDEX[n] for n in (
 )]  # fmt: skip
 
 
+_ENOUGH_SEEN = 6  # body landmarks both poses must see for a comparison of those alone
+
+
 @dataclass(frozen=True)
 class Pose:
     """One person's landmarks in full-frame pixels.
@@ -71,8 +74,15 @@ class Pose:
         return float(np.mean(self.visibility[_BODY]))
 
     def distance(self, other: Pose) -> float:
-        """Mean distance between corresponding body landmarks, in this pose's box heights."""
+        """Mean distance between corresponding body landmarks, in this pose's box heights.
+
+        Only landmarks both poses see count (visibility >= 0.5), when there are enough of
+        them: two landmarkers on one person cut by the frame's edge agree on what is in
+        view and guess the rest differently."""
         d = np.linalg.norm(self.xy[_BODY] - other.xy[_BODY], axis=1)
+        seen = (self.visibility[_BODY] >= 0.5) & (other.visibility[_BODY] >= 0.5)
+        if seen.sum() >= _ENOUGH_SEEN:
+            d = d[seen]
         return float(np.mean(d) / max(self.box().height, 1.0))
 
     def shifted(self, dx: float, dy: float) -> Pose:

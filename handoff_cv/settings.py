@@ -10,6 +10,7 @@ options given on the command line.
 
 from __future__ import annotations
 
+import math
 import tomllib
 import types
 import typing
@@ -19,7 +20,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import tomlkit
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from handoff_cv.errors import ConfigError
 
@@ -62,6 +70,21 @@ class VideoSettings(Section):
         description="follow: estimate the camera's pan and zoom from the background, so "
         "positions and speeds from a panning camera are measured in the first frame's view "
         "(where the zone is calibrated); off: the camera is taken to stand still.",
+    )
+    scan_fps: float = Field(
+        0.0,
+        ge=0,
+        description="Exchange window first: away from the pass, analyse only this many frames "
+        "a second (real time), and every frame while two people followed are near each other "
+        "(or soon will be) or someone just found awaits confirmation; 0 analyses every frame. "
+        "10 keeps speeds and the pass (docs/benchmarks.md) and saves most of the time spent "
+        "on a clip's approach and empty frames.",
+    )
+    window_gap: float = Field(
+        2.5,
+        gt=0,
+        description="With scan_fps set: two people whose centres are (or within half a second "
+        "will be) closer than this many body heights open the full-rate window.",
     )
 
     _split_roi = field_validator("roi", mode="before")(_split_numbers)
@@ -379,6 +402,18 @@ class Settings(BaseModel):
     baton: BatonSettings = Field(default_factory=BatonSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
 
+    @model_validator(mode="after")
+    def _scan_gaps_are_filled(self) -> Settings:
+        # frames skipped by the scan are gaps in every track: the gap policy must fill them
+        fps, gap = self.video.scan_fps, self.filtering.max_gap_s
+        if fps > 0 and 1 / fps > gap + 1e-9:
+            raise ValueError(
+                f"video.scan_fps {fps:g} leaves {1 / fps:.2f} s between analysed frames, more "
+                f"than filtering.max_gap_s ({gap:g} s) fills: use a scan_fps of at least "
+                f"{math.ceil(1 / gap) if gap > 0 else 'the frame rate'}, or 0"
+            )
+        return self
+
     # ----------------------------------------------------------------- files
     @classmethod
     def from_toml(cls, path: Path) -> Settings:
@@ -444,6 +479,8 @@ _FIX_HINT = "Fix the value, or see 'handoff-cv config init' for every key with i
 
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
+    if not err["loc"]:  # a rule between settings: its message names them
+        return str(err["msg"]).removeprefix("Value error, ")
     where = ".".join(str(p) for p in err["loc"])
     return f"{where}: {err['msg']}" + (f" (got {err['input']!r})" if "input" in err else "")
 

@@ -156,6 +156,16 @@ class Tracker:
         self.current_poses = list(poses.values())
         return self._update_states(frame, poses)
 
+    def followed_boxes(self, time_s: float) -> list[Box]:
+        """Where every confirmed identity is at the last frame stepped, or is expected to be
+        at a later ``time_s`` (constant velocity)."""
+        return [c.predicted_box(time_s) for c in self._live if c.track_id is not None]
+
+    @property
+    def confirming(self) -> bool:
+        """Whether someone found is still awaiting confirmation (``min_hits`` frames)."""
+        return any(c.track_id is None for c in self._live)
+
     def tracks(self) -> list[Track]:
         """Every identity seen for at least ``min_track_s``, pieces of one person joined,
         numbered 0, 1, ... in order of first appearance."""

@@ -8,7 +8,7 @@ record variable frame rate; rotation metadata of portrait phone clips is applied
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -59,6 +59,8 @@ class DecodeReport:
     """What happened while decoding: how many frames, and why decoding stopped early."""
 
     frames: int = 0
+    skipped: int = 0
+    """Frames decoded but not wanted (see ``iter_frames``'s ``wanted``)."""
     stopped_early: str | None = None
     repaired_timestamps: int = 0
 
@@ -97,6 +99,7 @@ def iter_frames(
     end_s: float | None = None,
     slowmo_factor: float = 1.0,
     report: DecodeReport | None = None,
+    wanted: Callable[[float], bool] | None = None,
 ) -> Iterator[Frame]:
     """Yield upright RGB frames of ``path`` from ``start_s`` to ``end_s`` (real seconds).
 
@@ -104,7 +107,8 @@ def iter_frames(
     ``slowmo_factor``. Timestamps that are missing or go backwards are repaired (and
     counted in ``report``). Corrupt data after at least one good frame ends the stream
     early with the reason in ``report.stopped_early``; a file with no decodable frame
-    raises :class:`VideoError`.
+    raises :class:`VideoError`. ``wanted(time_s)``, when given, is asked for each frame just
+    before it is yielded: a frame it declines is decoded but never converted to an image.
     """
     path = _check_path(path)
     report = report if report is not None else DecodeReport()
@@ -129,9 +133,12 @@ def iter_frames(
                 continue
             if end_s is not None and time_s > end_s:
                 break
+            if wanted is not None and not wanted(time_s):
+                report.skipped += 1
+                continue
             report.frames += 1
             yield Frame(index=index, time_s=time_s, image=_upright(frame))
-    if report.frames == 0:
+    if report.frames == 0 and report.skipped == 0:
         reason = f" ({report.stopped_early})" if report.stopped_early else ""
         if index < 0:
             raise VideoError(

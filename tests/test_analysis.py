@@ -282,3 +282,20 @@ def test_outputs_from_a_video_embed_the_annotated_player(dotted_video, tmp_path)
     assert '<video controls preload="metadata"' in html and 'src="annotated.mp4"' in html
     assert (out / "annotated.mp4").stat().st_size > 1000
     assert html.count("data:image/jpeg;base64,") == 3  # key frames
+
+
+def test_a_same_hand_pass_read_from_unclear_wrists_is_reported_as_a_guess():
+    from handoff_cv.coaching import cues_for
+    from handoff_cv.exchange import ExchangeReport, one_line_verdict
+
+    fields = dict(exchange_id=0, passing_hand="right", receiving_hand="right", same_hand=True,
+                  transfer_s=2.0, hands_evidence="wrists")  # fmt: skip
+    sure = ExchangeReport(**fields, hands_confidence=0.8)
+    unsure = ExchangeReport(**fields, hands_confidence=0.1)
+    by_baton = ExchangeReport(**{**fields, "hands_evidence": "baton"}, hands_confidence=0.1)
+    assert one_line_verdict(sure).startswith("SAME-HAND RISK; R->R ")
+    assert one_line_verdict(by_baton).startswith("SAME-HAND RISK; R->R ")
+    assert one_line_verdict(unsure).startswith("POSSIBLE SAME-HAND; R->R? (hands unclear)")
+    assert "check the replay" in cues_for(unsure)[0].text
+    assert "hands confidence 0.10" in cues_for(unsure)[0].cites
+    assert cues_for(sure)[0].text.startswith("Same-hand pass: the right hand")

@@ -382,3 +382,20 @@ def test_analyze_writes_the_sightings_and_reuses_them_from_landmarks(tmp_path):
     keys = ("passing_hand", "receiving_hand", "hands_evidence", "timing_evidence", "transfer_s")
     assert [{k: e[k] for k in keys} for e in after] == [{k: e[k] for k in keys} for e in before]
     assert before and before[0]["baton_seen_fraction"] > 0.3
+
+
+def test_colour_masks_follow_the_hue_circle_across_its_wrap():
+    hsv = np.stack(np.meshgrid(np.arange(180), [40, 200], [60, 200], indexing="ij"), axis=-1)
+    hsv = hsv.reshape(180, 4, 3).astype(np.uint8)
+    for hue, tolerance in [(2.5, 8.0), (176.0, 8.0), (90.0, 10.5), (0.0, 12.0)]:
+        model = ColourModel("c", hue, tolerance, 110, 90)
+        mask = model.mask(hsv) > 0
+        distance = np.abs(hsv[..., 0].astype(float) - hue)
+        on_circle = np.minimum(distance, 180 - distance) <= tolerance
+        expected = on_circle & (hsv[..., 1] >= 110) & (hsv[..., 2] >= 90)
+        assert (mask == expected).all(), (hue, tolerance)
+    silver = ColourModel("silver", 0.0, 0.0, 0, 150, achromatic=True)
+    grey = cv2.cvtColor(
+        np.uint8([[[200, 200, 205], [90, 90, 90], [250, 30, 30]]]), cv2.COLOR_RGB2HSV
+    )
+    assert (silver.mask(grey)[0] > 0).tolist() == [True, False, False]
