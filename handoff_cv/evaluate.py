@@ -174,7 +174,12 @@ def summarise(rows: pd.DataFrame, by: str | list[str] | None = None) -> pd.DataF
         return pd.DataFrame()
     if by is None:
         return _summary_row(rows).to_frame("all").T
-    return rows.groupby(by, dropna=False).apply(_summary_row, include_groups=False)
+    # one Series per group, aligned by name: a group without a matched exchange lacks some
+    # figures, which then read as missing (groupby.apply would return a ragged Series)
+    groups = {name: _summary_row(g) for name, g in rows.groupby(by, dropna=False)}
+    table = pd.DataFrame(groups).T
+    table.index.name = by if isinstance(by, str) else None
+    return table.infer_objects()
 
 
 def _summary_row(g: pd.DataFrame) -> pd.Series:

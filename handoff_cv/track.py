@@ -115,6 +115,11 @@ class _Candidate:
         return [self.last_pose.xy[chain] + shift for chain in _ARMS]
 
 
+FINE_SEARCH_EVERY = 3
+"""While someone is followed, only every this-many-th search for new people goes down to the
+smaller tiles (a search of the small tiles costs many times one of the whole region)."""
+
+
 class Tracker:
     """Follows people through a stream of frames with a :class:`PoseBackend`.
 
@@ -251,11 +256,18 @@ class Tracker:
     def _tile_sizes(self, height: int) -> list[int]:
         """The tile sides to search with: the one set, or automatically the region's height,
         then halves of it down to 256 px while nobody is found (runners are small in wide
-        shots: the detector sees a tile at 224 px)."""
+        shots: the detector sees a tile at 224 px). While people are followed, tiles stay at
+        least twice the smallest one's height: the runners sought are about their size, and
+        the many small tiles are most of the cost of a search; they are searched only every
+        ``FINE_SEARCH_EVERY``-th time."""
         if self.settings.detect_tile_px:
             return [self.settings.detect_tile_px]
+        heights = [c.height for c in self._live if c.track_id is not None]
+        if heights and self.detections_run % FINE_SEARCH_EVERY:
+            return [height]  # someone is followed: the finer tiles only every few searches
+        floor = max(256, 2 * min(heights)) if heights else 256
         sizes = [height]
-        while sizes[-1] // 2 >= 256:
+        while sizes[-1] // 2 >= floor:
             sizes.append(sizes[-1] // 2)
         return sizes
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from handoff_cv.cli import app
-from handoff_cv.evaluate import evaluate, summarise
+from handoff_cv.evaluate import evaluate, format_table, summarise
 from handoff_cv.labels import ClipLabels, ExchangeFields
 from handoff_cv.synth.scenario import ExchangeSpec, Scenario, simulate
 
@@ -136,3 +136,14 @@ def test_video_track_ids_are_mapped_to_the_true_runners(labels):
     swapped.loc[after, "track_id"] = swapped.loc[after, "track_id"].map({7: 3, 3: 7})
     row = compare_video_clip([pred], lab, swapped, truth)[0]
     assert row["identity_swap"] is True
+
+
+def test_a_group_with_every_exchange_missed_still_gets_its_row(labels):
+    preds = as_predictions(labels)
+    preds["clip2"] = []  # the right-to-right clip's exchange is missed
+    by_hands = summarise(evaluate(preds, labels), "hands")
+    assert by_hands.loc["R->R", "missed"] == 1
+    assert np.isnan(by_hands.loc["R->R", "hands_correct"])
+    assert by_hands.loc["R->L", "hands_correct"] == 1.0
+    table = format_table(by_hands, ["exchanges", "missed", "hands_correct"])
+    assert "| R->R | 1 | 1 | – |" in table

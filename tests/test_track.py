@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from handoff_cv.geometry import Box
+from handoff_cv.geometry import Box, square_tiles
 from handoff_cv.pose import Pose
 from handoff_cv.settings import TrackingSettings
 from handoff_cv.track import (
+    FINE_SEARCH_EVERY,
     Track,
     TrackedPose,
     Tracker,
@@ -192,3 +193,23 @@ def test_leftover_poses_on_the_other_runner_after_a_crossing_are_dropped():
     fixed = {t.track_id: t for t in untangle_crossings([a, b])}
     assert 30 not in [p.frame for p in fixed[1].poses]
     assert [p.frame for p in fixed[0].poses] == list(range(40)), "the runner keeps its track"
+
+
+def test_while_someone_is_followed_the_small_tiles_are_searched_only_now_and_then():
+    size = (1600, 900)
+    people = [Person(RED, 300, 400, 40, width=40, height=120)]  # too small for a 900 px tile
+    backend = _NearSightedBackend([RED])
+    sides: list[int] = []
+    detect = backend.detect
+    backend.detect = lambda image: sides.append(image.shape[0]) or detect(image)
+    tracker = Tracker(backend, TrackingSettings(), frame_size=size)
+    frames = (Frame(i, i / FPS, render(people, i / FPS, size)) for i in range(3 * FPS))
+    tracks = run_tracker(tracker, frames)
+    assert len(tracks) == 1 and len(tracks[0].poses) >= 3 * FPS - 2  # followed throughout
+    rounds = tracker.detections_run
+    coarse_tiles, fine_tiles = len(square_tiles(*size, 900)), len(square_tiles(*size, 450))
+    assert sides.count(900) == coarse_tiles * rounds  # the whole region every time
+    fine_rounds = sides.count(450) / fine_tiles
+    assert 1 <= fine_rounds <= rounds / 2  # not every time, as before
+    assert fine_rounds <= rounds // FINE_SEARCH_EVERY + 1
+    assert set(sides) == {900, 450}
