@@ -170,49 +170,53 @@ def _splits_text(ex: ExchangeReport) -> str:
     return " · ".join(parts) if parts else "–"
 
 
-def key_frames(video: Path, ex: ExchangeReport, result: AnalysisResult) -> list[dict]:
-    """JPEG crops around the two runners at contact, transfer and release."""
+def key_frames(video: Path, result: AnalysisResult) -> dict[int, list[dict]]:
+    """Per exchange id: JPEG crops around the two runners at contact, transfer and release.
+
+    One pass over the video for every exchange, converting only the frames wanted (a long
+    meet video with a pass every few seconds would otherwise be decoded once per pass)."""
     from handoff_cv.video import iter_frames
 
-    wanted = {
-        ex.contact_start_frame: "contact",
-        ex.transfer_frame: "transfer",
-        ex.release_frame: "release",
-    }
-    wanted = {k: v for k, v in wanted.items() if k is not None}
-    if not wanted:
-        return []
+    wanted: dict[int, list[tuple[ExchangeReport, str]]] = {}
+    for ex in result.exchanges:
+        for frame, name in ((ex.contact_start_frame, "contact"), (ex.transfer_frame, "transfer"),
+                            (ex.release_frame, "release")):  # fmt: skip
+            if frame is not None:
+                wanted.setdefault(frame, []).append((ex, name))
+    out: dict[int, list[dict]] = {ex.exchange_id: [] for ex in result.exchanges}
     table = result.landmarks
-    out = []
-    for frame in iter_frames(video):
-        if frame.index > max(wanted):
+    rows_of = {f: rows for f, rows in table[table.frame.isin(wanted)].groupby("frame")}
+    times = {round(float(r.time_s.iloc[0]), 4) for r in rows_of.values()}
+    if not times:
+        return out
+    last = max(rows_of)
+    for frame in iter_frames(video, wanted=lambda t: round(t, 4) in times):
+        if frame.index > last:
             break
-        if frame.index not in wanted:
-            continue
-        rows = table[
-            (table.frame == frame.index)
-            & table.track_id.isin([ex.incoming_track_id, ex.outgoing_track_id])
-        ]
-        if rows.empty:
-            continue
-        x0, x1 = rows.x_px.min(), rows.x_px.max()
-        y0, y1 = rows.y_px.min(), rows.y_px.max()
-        pad = 0.15 * (y1 - y0)
-        h, w = frame.image.shape[:2]
-        crop = frame.image[
-            int(max(y0 - pad, 0)) : int(min(y1 + pad, h)),
-            int(max(x0 - pad, 0)) : int(min(x1 + pad, w)),
-        ]
-        ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2BGR))
-        if ok:
-            out.append(
-                {
-                    "name": wanted[frame.index],
-                    "frame": frame.index,
-                    "data": base64.b64encode(jpeg.tobytes()).decode(),
-                }
-            )
+        for ex, name in wanted.get(frame.index, []):
+            crop = _runners_crop(frame.image, rows_of.get(frame.index), ex)
+            if crop is not None:
+                out[ex.exchange_id].append({"name": name, "frame": frame.index, "data": crop})
     return out
+
+
+def _runners_crop(image: np.ndarray, rows: pd.DataFrame | None, ex: ExchangeReport) -> str | None:
+    """The two runners of ``ex`` cut out of ``image`` as a base64 JPEG (None: not in view)."""
+    if rows is None:
+        return None
+    rows = rows[rows.track_id.isin([ex.incoming_track_id, ex.outgoing_track_id])]
+    if rows.empty:
+        return None
+    x0, x1 = rows.x_px.min(), rows.x_px.max()
+    y0, y1 = rows.y_px.min(), rows.y_px.max()
+    pad = 0.15 * (y1 - y0)
+    h, w = image.shape[:2]
+    crop = image[
+        int(max(y0 - pad, 0)) : int(min(y1 + pad, h)),
+        int(max(x0 - pad, 0)) : int(min(x1 + pad, w)),
+    ]
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2BGR))
+    return base64.b64encode(jpeg.tobytes()).decode() if ok else None
 
 
 SUMMARY_COLUMNS = [
@@ -294,6 +298,7 @@ def render_html(
     """The self-contained report page for one clip (``annotated_video``: a file name next to
     the page to show in a video player; ``charts``: already rendered, else drawn here)."""
     charts = charts if charts is not None else render_charts(result, settings)
+    frames = key_frames(video, result) if video is not None else {}
     items = []
     for ex in result.exchanges:
         items.append(
@@ -305,7 +310,7 @@ def render_html(
                     {"name": c.name, "data": base64.b64encode(c.png).decode()}
                     for c in charts.get(ex.exchange_id, [])
                 ],
-                "frames": key_frames(video, ex, result) if video is not None else [],
+                "frames": frames.get(ex.exchange_id, []),
             }
         )
     units = "calibrated zone" if settings.calibration.zone_corners else "estimated from stature"

@@ -261,13 +261,26 @@ def iter_dots(video, index):
             yield frame.image
 
 
-def test_key_frames_are_cropped_from_the_video(dotted_video):
+def test_key_frames_of_every_exchange_are_cropped_in_one_pass(dotted_video, monkeypatch):
+    import dataclasses
+
+    from handoff_cv import video as video_module
     from handoff_cv.report import key_frames
 
     _sim, video, result = dotted_video
-    crops = key_frames(video, result.exchanges[0], result)
-    assert [c["name"] for c in crops] == ["contact", "transfer", "release"]
-    assert all(len(c["data"]) > 100 for c in crops)
+    first = result.exchanges[0]
+    again = first.model_copy(update={"exchange_id": 1})  # a second pass at the same frames
+    two = dataclasses.replace(result, exchanges=[first, again])
+    passes = []
+    real = video_module.iter_frames
+    monkeypatch.setattr(
+        video_module, "iter_frames", lambda *a, **k: passes.append(1) or real(*a, **k)
+    )
+    crops = key_frames(video, two)
+    assert len(passes) == 1  # not one decode of the video per exchange
+    for exchange_id in (0, 1):
+        assert [c["name"] for c in crops[exchange_id]] == ["contact", "transfer", "release"]
+        assert all(len(c["data"]) > 100 for c in crops[exchange_id])
 
 
 def test_outputs_from_a_video_embed_the_annotated_player(dotted_video, tmp_path):
