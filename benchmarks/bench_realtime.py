@@ -23,6 +23,7 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
 from bench_track import raw_landmarker
 
 from handoff_cv.analyze import analyze_video
@@ -43,8 +44,6 @@ HERE = Path(__file__).resolve().parent
 
 def ten_second_case(width: int = 1920, height: int = 1080) -> RenderCase:
     """One blind 4x100 pass (right hand into left), 10 s of 1080p30 from the stands."""
-    import numpy as np
-
     exchange = ExchangeSpec(
         relay="4x100",
         passing_hand="right",

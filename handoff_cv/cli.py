@@ -139,7 +139,7 @@ def track(
         )
     write_track_outputs(result, settings, output)
     elapsed = time.perf_counter() - started
-    read = result.decode.frames + result.decode.skipped
+    read = result.decode.read
     fps = read / max(elapsed, 1e-9)
     ids = ", ".join(str(t.track_id) for t in result.tracks)
     if result.decode.stopped_early:

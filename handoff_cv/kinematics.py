@@ -122,6 +122,10 @@ class TrackKinematics:
         )
 
 
+PER_FRAME = ("xy", "z", "visibility")
+_EMPTY = {"xy": np.nan, "z": np.nan, "visibility": 0.0}  # "unseen" in each per-frame array
+
+
 def padded_to(k: TrackKinematics, frames: np.ndarray, times: np.ndarray) -> TrackKinematics:
     """``k`` on a longer stretch of the frame grid (``frames`` holds all of ``k.frames``),
     unseen where it has no data: two runners' kinematics on one grid, as the exchange
@@ -135,7 +139,7 @@ def padded_to(k: TrackKinematics, frames: np.ndarray, times: np.ndarray) -> Trac
         value = getattr(k, f.name)
         if f.name in changes or not isinstance(value, np.ndarray) or len(value) != len(k.frames):
             continue
-        fill = False if value.dtype == bool else (0.0 if f.name == "visibility" else np.nan)
+        fill = False if value.dtype == bool else _EMPTY.get(f.name, np.nan)
         padded = np.full((n, *value.shape[1:]), fill, dtype=value.dtype)
         padded[at] = value
         changes[f.name] = padded
@@ -191,10 +195,6 @@ def track_arrays(table: pd.DataFrame, frames: np.ndarray) -> dict[int, dict[str,
         vis[pos] = rows.visibility.to_numpy(np.float64).reshape(-1, N_LANDMARKS)
         out[int(track_id)] = {"xy": xy, "z": z, "visibility": vis, "start": start}
     return out
-
-
-PER_FRAME = ("xy", "z", "visibility")
-_EMPTY = {"xy": np.nan, "z": np.nan, "visibility": 0.0}
 
 
 def _on_span(track: dict, start: int, stop: int) -> dict[str, np.ndarray]:

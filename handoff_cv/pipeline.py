@@ -155,7 +155,7 @@ def track_video(
                 motion.observe(frame.index, frame.time_s, frame.image, people)
                 motion_s += time.perf_counter() - tick
             if progress:
-                progress(decode.frames + decode.skipped, expected)
+                progress(decode.read, expected)
     finally:
         tracker.close()
         if own_backend:
@@ -164,7 +164,7 @@ def track_video(
     tracks = tracker.tracks()
     if not tracks:
         raise NoPersonError(
-            f"no person was found in {info.path} ({decode.frames + decode.skipped} frames read)",
+            f"no person was found in {info.path} ({decode.read} frames read)",
             "Check the clip shows the runners; for small runners in a wide shot set "
             "--video-roi around the exchange zone or a smaller --tracking-detect-tile-px",
         )

@@ -57,26 +57,20 @@ class ScanSchedule:
     _next_scan_s: float = -np.inf
     _open_until_s: float = -np.inf
     _confirming: bool = False
-    analysed: int = 0
-    skipped: int = 0
 
     @property
     def enabled(self) -> bool:
         return self.scan_fps > 0
 
     def wants(self, time_s: float) -> bool:
-        """Whether the frame at ``time_s`` should be analysed."""
-        wanted = (
+        """Whether the frame at ``time_s`` should be analysed (the decoder counts both kinds:
+        ``DecodeReport.frames`` and ``.skipped``)."""
+        return (
             not self.enabled
             or self._confirming
             or time_s <= self._open_until_s
             or time_s + _TOLERANCE_S >= self._next_scan_s
         )
-        if wanted:
-            self.analysed += 1
-        else:
-            self.skipped += 1
-        return wanted
 
     def observe(
         self, time_s: float, now: Sequence[Box], ahead: Sequence[Box], confirming: bool = False

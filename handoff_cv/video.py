@@ -64,6 +64,11 @@ class DecodeReport:
     stopped_early: str | None = None
     repaired_timestamps: int = 0
 
+    @property
+    def read(self) -> int:
+        """Every frame decoded in the time range, analysed or skipped."""
+        return self.frames + self.skipped
+
 
 def probe(path: str | Path) -> VideoInfo:
     """Read a video's header and its first frame's rotation, with one-line errors."""
