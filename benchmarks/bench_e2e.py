@@ -9,7 +9,9 @@ and writes the tables to docs/results/. Run::
     .venv/bin/python benchmarks/bench_e2e.py --cases 40 --workers 2
 
 Rendered cases are kept in benchmarks/data/rendered-SEED/ (not committed) and re-rendered
-only when their scenario, look or the renderer's version changes.
+only when their scenario, look or the renderer's version changes. Each run also leaves the
+pass over the video (landmarks, baton sightings, camera motion) in the clip's ``.cache/``;
+``--reuse-video-pass`` re-runs only the analysis on it, for changes to the analysis alone.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import pandas as pd
 from bench_baton import baton_lines, clip_overrides, suite_arguments, true_colour
 
 from handoff_cv import load_landmarks
-from handoff_cv.analyze import analyze_video
+from handoff_cv.analyze import analyze_landmarks
+from handoff_cv.batch import cached_video_pass, content_hash
 from handoff_cv.errors import HandoffError
 from handoff_cv.evaluate import (
     baton_detection,
@@ -74,23 +77,28 @@ def render_case(args) -> str:
     return case.name
 
 
-def score_case(args: tuple[Path, dict]) -> tuple[list[dict], pd.DataFrame, dict]:
+def score_case(args: tuple[Path, dict, bool]) -> tuple[list[dict], pd.DataFrame, dict]:
     """The clip's exchange rows, its per-frame holder rows and its baton detection figures."""
-    folder, overrides = args
+    folder, overrides, reuse = args
     labels = ClipLabels.load(folder / "labels.json")
     base = Settings().with_overrides(clip_overrides(folder, overrides))
     baton_truth = pd.read_parquet(folder / BATON_TRUTH_NAME)
     colour = true_colour(folder)
+    settings = settings_from_labels(labels, base=base)
+    video = folder / VIDEO_NAME
     started = time.perf_counter()
     try:
-        _, result = analyze_video(folder / VIDEO_NAME, settings_from_labels(labels, base=base))
+        table, baton, motion = cached_video_pass(
+            video, content_hash(video), settings, folder, reuse=reuse
+        )
+        result = analyze_landmarks(table, settings, labels.clip, baton=baton, camera_motion=motion)
     except HandoffError as exc:  # e.g. nobody found: every exchange of the clip is missed
         rows = compare_clip([], labels)
         for row in rows:
             row.update(failure=exc.one_line(), analysis_s=np.nan, frames=labels.frame_count)
         holders = compare_holders([], pd.DataFrame(), baton_truth, pd.DataFrame(), labels)
         return rows, holders, {"clip": labels.clip, "true_colour": colour}
-    seconds = time.perf_counter() - started
+    seconds = np.nan if reuse else time.perf_counter() - started
     truth = load_landmarks(folder / "truth.parquet")
     rows = compare_video_clip(result.exchanges, labels, result.landmarks, truth)
     for row in rows:
@@ -113,6 +121,12 @@ def score_case(args: tuple[Path, dict]) -> tuple[list[dict], pd.DataFrame, dict]
 
 def main() -> None:
     parser = suite_arguments(__doc__.splitlines()[0])
+    parser.add_argument(
+        "--reuse-video-pass",
+        action="store_true",
+        help="take each clip's landmarks, baton sightings and camera motion from the cache "
+        "the last run left in its folder (analysis changes only; no speed figure)",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     root = HERE / "data" / f"rendered-{args.seed}"
@@ -124,7 +138,8 @@ def main() -> None:
         overrides = dict(item.split("=", 1) for item in args.set)
         if args.given_colour:
             overrides["baton.colour"] = "given"
-        parts = list(pool.map(score_case, [(root / c.name, overrides) for c in cases]))
+        jobs = [(root / c.name, overrides, args.reuse_video_pass) for c in cases]
+        parts = list(pool.map(score_case, jobs))
     rows = pd.DataFrame([row for part, _, _ in parts for row in part])
     tag = "".join(f"-{k.split('.')[-1]}={v}" for k, v in overrides.items())
     rows.to_csv(args.out / f"e2e_rendered{tag}_rows.csv", index=False)
@@ -132,7 +147,12 @@ def main() -> None:
     detection = pd.DataFrame([d for _, _, d in parts])
 
     frames = rows.drop_duplicates("clip").dropna(subset=["analysis_s"])
-    speed = frames["frames"].sum() / frames["analysis_s"].sum()
+    speed = (
+        f"Analysis speed: {frames['frames'].sum() / frames['analysis_s'].sum():.1f} frames/s "
+        "per worker (video decode + pose + analysis)."
+        if not args.reuse_video_pass
+        else "Pose and tracking reused from the cache (--reuse-video-pass): no speed measured."
+    )
     text = [
         f"## Rendered suite ({args.cases} clips, seed {args.seed}, zone calibration given"
         f"{''.join(', ' + item for item in args.set)})",
@@ -142,7 +162,7 @@ def main() -> None:
         "",
         format_table(summarise(rows), HEADLINE),
         "",
-        f"Analysis speed: {speed:.1f} frames/s per worker (video decode + pose + analysis).",
+        speed,
         "",
     ]
     text += ["### The baton", "", *baton_lines(rows, holders, detection)]

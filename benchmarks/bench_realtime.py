@@ -89,7 +89,7 @@ def main() -> None:
     n_all, t_raw_all, _ = raw_landmarker(str(video), 2, "full")
     t_full, (tracked_full, full) = timed_analysis(video, base)
     t_scan, (tracked_scan, scanned) = timed_analysis(video, scan)
-    analysed = {round(t, 4) for t in tracked_scan.camera_motion["time_s"]}
+    analysed = {round(t, 4) for t in tracked_scan.analysed_times_s}
     n_some, t_raw_some, _ = raw_landmarker(str(video), 2, "full", times_s=analysed)
 
     def row(name: str, seconds: float, frames: int, raw: float, result=None) -> str:

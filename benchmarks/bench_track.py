@@ -77,7 +77,7 @@ def main() -> None:
         started = time.perf_counter()
         scanned = track_video(args.video, scan)
         scan_times.append(time.perf_counter() - started)
-        analysed = {round(t, 4) for t in scanned.camera_motion["time_s"]}
+        analysed = {round(t, 4) for t in scanned.analysed_times_s}
         n_scan, t_raw_scan, _ = raw_landmarker(args.video, args.people, args.model, analysed)
         raw_scan_times.append(t_raw_scan)
     n = result.frames_processed

@@ -174,7 +174,7 @@ def process_one(
             table, baton = lm.load_landmarks(path), load_baton_table(path)
             motion = load_motion_table(path)
         else:
-            table, baton, motion = _cached_video_pass(path, key, settings, out_dir, progress)
+            table, baton, motion = cached_video_pass(path, key, settings, out_dir, progress)
         clip = path.name if path.is_dir() else path.stem
         result = analyze_landmarks(table, settings, clip=clip, baton=baton, camera_motion=motion)
         result.source = {"input": str(path)}
@@ -199,11 +199,12 @@ def _write_side_table(table: pd.DataFrame, path: Path, write) -> None:
         os.replace(tmp, path)
 
 
-def _cached_video_pass(
-    video: Path, key: str, settings: Settings, out: Path, progress=None
+def cached_video_pass(
+    video: Path, key: str, settings: Settings, out: Path, progress=None, reuse: bool = True
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
-    """The video's landmark table, baton sightings and camera motion, from the batch cache
-    when the settings of the pass over the video match."""
+    """The video's landmark table, baton sightings and camera motion, from the cache under
+    ``out`` when the settings of the pass over the video match (``key``: the video's
+    content hash). ``reuse=False`` runs the pass again and replaces the entry."""
     from handoff_cv import landmarks as lm
     from handoff_cv.pipeline import track_video
 
@@ -212,7 +213,7 @@ def _cached_video_pass(
     file = cache / f"{key[:16]}-{video_pass_hash(settings)[:12]}.parquet"
     baton_file = file.with_suffix(".baton.parquet")
     motion_file = file.with_suffix(".camera_motion.parquet")
-    if file.is_file():
+    if reuse and file.is_file():
         baton = pd.read_parquet(baton_file) if baton_file.is_file() else None
         motion = pd.read_parquet(motion_file) if motion_file.is_file() else None
         return lm.load_landmarks(file), baton, motion

@@ -29,7 +29,7 @@ from handoff_cv.exchange_rules import (
     speed_match_verdict,
 )
 from handoff_cv.holder import BatonEvidence, HolderSeries, baton_evidence, holder_series
-from handoff_cv.kinematics import TrackKinematics, on_common_grid
+from handoff_cv.kinematics import TrackKinematics, feet_point_px, on_common_grid
 from handoff_cv.labels import ExchangeFields
 from handoff_cv.pose import LANDMARK_INDEX as _I
 from handoff_cv.settings import BatonSettings, ExchangeSettings
@@ -168,10 +168,17 @@ def _speed(k: TrackKinematics, frames: np.ndarray) -> float:
 
 
 def _striding(k: TrackKinematics, frames: np.ndarray) -> bool:
-    """Legs swinging like a runner's around ``frames`` (whatever the camera does)."""
+    """Legs swinging like a runner's around ``frames`` (whatever the camera does).
+
+    Side-on the feet pass each other along the image's x; end-on the back foot's kick
+    lifts it above the other, so the larger of the two swings counts (a walker's feet
+    barely leave the ground: their vertical swing is a fifth of a runner's).
+    """
     around = np.arange(max(frames[0] - 15, 0), min(frames[-1] + 15, len(k.times)))
-    stride = k.point("left_ankle")[around, 0] - k.point("right_ankle")[around, 0]
-    return bool(np.nanstd(stride / k.body_height_px[around]) >= 0.12)
+    stride = (k.point("left_ankle")[around] - k.point("right_ankle")[around]) / k.body_height_px[
+        around, None
+    ]
+    return bool(np.nanmax(np.nanstd(stride, axis=0)) >= 0.12)
 
 
 def steps_per_second(k: TrackKinematics, frames: np.ndarray) -> float:
@@ -216,11 +223,23 @@ def _running(k: TrackKinematics, frames: np.ndarray, settings: ExchangeSettings)
 
     The slower runner of an exchange may only just have started, so half the speed counts.
     """
-    if _speed(k, frames) >= 0.5 * settings.min_runner_speed_mps:
-        return True
-    around = np.arange(max(frames[0] - 15, 0), min(frames[-1] + 15, len(k.times)))
-    stride = k.point("left_ankle")[around, 0] - k.point("right_ankle")[around, 0]
-    return bool(np.nanstd(stride / k.body_height_px[around]) >= 0.12)
+    return _speed(k, frames) >= 0.5 * settings.min_runner_speed_mps or _striding(k, frames)
+
+
+def _ahead(k: TrackKinematics, frames: np.ndarray) -> float:
+    """How far along the running direction a runner is over ``frames``, comparable between
+    the two runners of one pair: larger is ahead.
+
+    Calibrated: metres on the track. Side-on: the hips' image x. End-on: the feet's height
+    in the image (the ground point of the nearer runner is lower in the image); the body's
+    size would mislead, as statures differ by more than the runners' depths (docs/exchange.md).
+    """
+    if not k.scale_estimated and np.isfinite(k.position_m[frames]).any():
+        return float(np.nanmedian(k.position_m[frames]))
+    if k.direction_is_image_x:
+        return float(np.nanmedian(k.hip_mid()[frames, 0])) * k.direction
+    # seen from behind (direction +1) the nearer runner is the one behind
+    return -float(np.nanmedian(feet_point_px(k.xy)[frames, 1])) * k.direction
 
 
 def find_candidates(kins: list[TrackKinematics], settings: ExchangeSettings) -> list[_Candidate]:
@@ -240,14 +259,8 @@ def find_candidates(kins: list[TrackKinematics], settings: ExchangeSettings) -> 
                 continue
             if not (_running(a, window, settings) and _running(b, window, settings)):
                 continue
-            first = window[0]
-            ahead_a = a.hip_mid()[first, 0] * a.direction
-            ahead_b = b.hip_mid()[first, 0] * b.direction
-            if not a.direction_is_image_x:
-                # end-on: the nearer runner (larger body) is behind when seen from behind
-                ahead_a = -a.body_height_px[first] * a.direction
-                ahead_b = -b.body_height_px[first] * b.direction
-            incoming, outgoing = (a, b) if ahead_a < ahead_b else (b, a)
+            start = window[: max(3, len(window) // 3)]
+            incoming, outgoing = (a, b) if _ahead(a, start) < _ahead(b, start) else (b, a)
             out.append(_Candidate(incoming, outgoing, window))
     return sorted(out, key=lambda c: c.incoming.times[c.frames[0]])
 
@@ -310,15 +323,28 @@ def _crossing(t: np.ndarray, v: np.ndarray, i0: int, i1: int, level: float) -> f
 
 
 def _pair_score(a, b, pair: tuple[str, str], d: np.ndarray, lo: int, hi: int) -> float:
-    """Lower for the hand pair that holds the baton: close together, and moving together
-    for a while (the second matters when the view hides depth: two hands can look close)."""
+    """Lower for the hand pair that holds the baton.
+
+    Holding one baton, the two hands stay together and share one velocity for the whole
+    contact, whatever the view; two hands that only look close (one in front of the other,
+    end-on or oblique) sweep past each other. So the score is the best
+    ``HOLD_WINDOW_S`` stretch of distance plus ``HOLD_TAU_S`` times the relative speed (both
+    in body heights), plus half the pair's median distance over the approach. On the
+    simulator suites this picks the right pair in 99.6% of clean and 91% of corrupted
+    exchanges, against 92% and 85% for the median distance alone (docs/exchange.md).
+    """
     t = a.times
+    dt = max(float(np.median(np.diff(t))), 1e-6)
     scale = (a.body_height_px + b.body_height_px) / 2
     rel = np.linalg.norm(np.gradient(a.hand(pair[0]) - b.hand(pair[1]), t, axis=0), axis=1) / scale
-    window = max(3, round(0.1 / max(np.median(np.diff(t)), 1e-6)))
-    held = pd.Series(rel[lo:hi]).rolling(window, min_periods=window).mean().min()
-    held = float(held) if np.isfinite(held) else 2.0
-    return float(np.nanmedian(d[lo:hi])) + 0.1 * held
+    window = min(max(3, round(HOLD_WINDOW_S / dt)), hi - lo)
+    held = pd.Series(d[lo:hi] + HOLD_TAU_S * rel[lo:hi]).rolling(window, min_periods=window).mean()
+    best = float(held.min()) if held.notna().any() else float("inf")
+    return best + 0.5 * float(np.nanmedian(d[lo:hi]))
+
+
+HOLD_WINDOW_S = 0.2
+HOLD_TAU_S = 0.1
 
 
 def _meet(d: np.ndarray, lo: int, hi: int, settings: ExchangeSettings) -> bool:

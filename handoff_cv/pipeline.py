@@ -52,6 +52,9 @@ class TrackResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     frames_processed: int = 0
     detections_run: int = 0
+    analysed_times_s: list[float] = field(default_factory=list)
+    """Time of every frame that went through pose inference (all of them unless
+    ``--video-scan-fps`` skipped some away from the exchange)."""
 
     def run_record(self, settings: Settings, model_file: Path) -> dict[str, Any]:
         """The ``run.json`` content: inputs, settings, versions, timings, counts."""
@@ -128,6 +131,7 @@ def track_video(
     expected = _expected_frames(info, settings)
     started = time.perf_counter()
     baton_s = motion_s = 0.0
+    analysed: list[float] = []
     try:
         frames = iter_frames(
             info.path,
@@ -139,6 +143,7 @@ def track_video(
         )
         for frame in frames:
             tracker.step(frame)
+            analysed.append(frame.time_s)
             schedule.observe(
                 frame.time_s,
                 tracker.followed_boxes(frame.time_s),
@@ -184,6 +189,7 @@ def track_video(
         },
         frames_processed=decode.frames,
         detections_run=tracker.detections_run,
+        analysed_times_s=analysed,
     )
 
 

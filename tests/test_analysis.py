@@ -54,6 +54,17 @@ def test_side_view_exchange_is_measured(passing, receiving, view):
     assert abs(report.baton_contact_position_m - label.baton_contact_position_m) < 0.5
 
 
+@pytest.mark.parametrize("view", ["end_behind", "end_front"])
+@pytest.mark.parametrize("zone", [True, False])
+def test_end_on_roles_hold_when_the_incoming_runner_is_much_smaller(view, zone):
+    # a smaller incoming runner looks as small as one further away: body size would swap
+    # the roles; the track position (zone given) and the feet's height in the image do not
+    spec = ExchangeSpec(go_mark_m=12.6, incoming_height_m=1.62, outgoing_height_m=1.95)
+    sim = simulate(Scenario(exchanges=[spec], camera=CameraSpec(view=view, fps=50)))
+    result, rows = analysed(sim, settings=None if zone else Settings())
+    assert len(result.exchanges) == 1 and rows[0]["roles_correct"] == 1
+
+
 def test_without_a_zone_units_are_estimates_from_stature():
     sim = simulate(Scenario(exchanges=[ExchangeSpec(go_mark_m=12.6, incoming_height_m=1.75,
                                                     outgoing_height_m=1.75)]))  # fmt: skip

@@ -101,7 +101,8 @@ def test_a_sample_clip_is_scanned_and_its_pass_analysed_at_every_frame():
     assert result.decode.read == labels.frame_count
     # the camera's motion is followed on every analysed frame, people or not
     analysed = set(result.camera_motion["frame"].astype(int))
-    assert len(analysed) == result.decode.frames
+    assert len(analysed) == result.decode.frames == len(result.analysed_times_s)
+    assert sorted(result.camera_motion["time_s"]) == pytest.approx(result.analysed_times_s)
     ex = labels.exchanges[0]
     assert set(range(ex.contact_start_frame - 5, ex.release_frame + 6)) <= analysed
     # nobody is in view during the first second: scanned at 10 frames a second

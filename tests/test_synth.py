@@ -127,6 +127,16 @@ def test_same_seed_same_clip():
     assert np.all(np.diff(a.frame_times) > 0)
 
 
+def test_a_pass_out_of_shot_is_not_labelled():
+    # a narrow view framed on the first pass; the second pair meets metres further on
+    specs = [ExchangeSpec(go_mark_m=12.6), ExchangeSpec(go_mark_m=6.0)]
+    sim = simulate(Scenario(exchanges=specs, camera=CameraSpec(fov_deg=12)))
+    assert [e.exchange_id for e in sim.labels.exchanges] == [0]
+    assert sim.labels.exchanges[0].incoming_track_id == 0
+    both = simulate(Scenario(exchanges=[specs[0], specs[0]], camera=CameraSpec(fov_deg=12)))
+    assert [e.exchange_id for e in both.labels.exchanges] == [0, 1]
+
+
 def test_go_mark_solver_hits_the_speed_ratio():
     spec = ExchangeSpec()
     for ratio in (0.8, 0.9):

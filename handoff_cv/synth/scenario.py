@@ -554,7 +554,9 @@ def simulate(scenario: Scenario) -> Simulation:
             if pose is not None:
                 poses.append(TrackedPose(f, float(t), track_id, pose))
     table = lm.from_tracked_poses(poses)
-    labels = _labels(scenario, episodes, cameras[0], times, zone)  # the zone as first seen
+    seen = {(p.frame, p.track_id) for p in poses}
+    shown = [ep for ep in episodes if _pass_in_view(ep, times, seen)]
+    labels = _labels(scenario, shown, cameras[0], times, zone)  # the zone as first seen
     return Simulation(scenario, table, labels, times, episodes, cameras, zone)
 
 
@@ -609,9 +611,21 @@ def _calibration_rectangle(camera: PinholeCamera, zone: float):
     return a, b, px
 
 
+def _pass_in_view(ep: Episode, times: np.ndarray, seen: set[tuple[int, int]]) -> bool:
+    """Both runners in the frame through the contact: an exchange the camera framed for
+    another spot can happen out of shot, and then no video could show it."""
+    m = ep.motion
+    frames = np.nonzero(
+        (times >= m.t_contact + ep.offset - 1e-9) & (times <= m.t_release + ep.offset + 1e-9)
+    )[0]
+    if len(frames) == 0:  # a contact shorter than a frame: the frame nearest to it
+        frames = [int(np.argmin(np.abs(times - m.t_transfer - ep.offset)))]
+    return all((int(f), r) in seen for f in frames for r in (ep.incoming_id, ep.outgoing_id))
+
+
 def _labels(scenario, episodes, camera, times, zone) -> ClipLabels:
     exchanges = []
-    for i, ep in enumerate(episodes):
+    for ep in episodes:
         spec, m = ep.spec, ep.motion
         to_clip = ep.offset
 
@@ -636,7 +650,7 @@ def _labels(scenario, episodes, camera, times, zone) -> ClipLabels:
         verdict = speed_match_verdict(m.t, m.v_in, m.v_out, gap, m.t_contact, m.t_transfer)
         exchanges.append(
             ExchangeLabel(
-                exchange_id=i,
+                exchange_id=len(exchanges),
                 incoming_track_id=ep.incoming_id,
                 outgoing_track_id=ep.outgoing_id,
                 passing_hand=spec.passing_hand,
