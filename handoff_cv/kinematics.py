@@ -666,21 +666,30 @@ def _mirror_index() -> np.ndarray:
     return idx
 
 
+DIRECTION_END_FRAMES = 15
+
+
 def _direction(xy: np.ndarray) -> tuple[float, bool]:
     """Running direction in the image (+1 left to right) and whether the view is side-on.
 
     End-on, horizontal motion is small next to the change of size; then the direction
-    returned is +1 when seen from behind (shrinking), -1 from the front (growing).
+    returned is +1 when seen from behind (shrinking), -1 from the front (growing). Both are
+    measured between the medians of the track's first and last tenths (at least one frame,
+    at most ``DIRECTION_END_FRAMES``): a single bad pose at either end (a runner half out of
+    frame, a landmarker on the other body) must not turn the runner round.
     """
     hip = (xy[:, _I["left_hip"]] + xy[:, _I["right_hip"]]) / 2
-    ok = ~np.isnan(hip[:, 0])
-    if ok.sum() < 2:
+    shoulder = (xy[:, _I["left_shoulder"]] + xy[:, _I["right_shoulder"]]) / 2
+    trunk = np.linalg.norm(shoulder - hip, axis=1)
+    ok = np.isfinite(hip[:, 0]) & (trunk > 0)
+    idx = np.nonzero(ok)[0]
+    if len(idx) < 2:
         return 1.0, True
-    h = np.linalg.norm(xy[:, _I["left_shoulder"]] - xy[:, _I["left_hip"]], axis=1)
-    first, last = np.nonzero(ok)[0][[0, -1]]
-    dx = hip[last, 0] - hip[first, 0]
-    mean_h = float(np.nanmean(h)) or 1.0
-    growth = np.log(max(h[last], 1e-6) / max(h[first], 1e-6))
+    end = min(max(len(idx) // 10, 1), DIRECTION_END_FRAMES)
+    first, last = idx[:end], idx[-end:]
+    dx = float(np.median(hip[last, 0]) - np.median(hip[first, 0]))
+    growth = float(np.log(np.median(trunk[last]) / np.median(trunk[first])))
+    mean_h = float(np.mean(trunk[idx]))
     if abs(dx) / mean_h > 2.0 * abs(growth) + 0.5:
         return (1.0 if dx > 0 else -1.0), True
     return (1.0 if growth < 0 else -1.0), False

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from handoff_cv.analyze import analyze_landmarks
 from handoff_cv.cli import app
 from handoff_cv.evaluate import compare_clip
-from handoff_cv.kinematics import consistent_sides, fill_gaps, hampel, lowpass
+from handoff_cv.kinematics import _direction, consistent_sides, fill_gaps, hampel, lowpass
 from handoff_cv.pose import LANDMARK_INDEX
 from handoff_cv.settings import Settings
 from handoff_cv.synth.corrupt import Corruption, corrupt
@@ -63,6 +63,23 @@ def test_end_on_roles_hold_when_the_incoming_runner_is_much_smaller(view, zone):
     sim = simulate(Scenario(exchanges=[spec], camera=CameraSpec(view=view, fps=50)))
     result, rows = analysed(sim, settings=None if zone else Settings())
     assert len(result.exchanges) == 1 and rows[0]["roles_correct"] == 1
+
+
+def test_one_bad_pose_at_a_track_end_does_not_turn_an_end_on_runner_round():
+    # seen from behind, a runner shrinks; the track's last pose is a landmarker that slid
+    # onto the nearer, larger runner
+    n = 40
+    xy = np.full((n, 33, 2), np.nan)
+    trunk = np.linspace(60, 45, n)
+    trunk[-1] = 90
+    for side, dx in (("left", -8), ("right", 8)):
+        xy[:, LANDMARK_INDEX[f"{side}_hip"]] = np.column_stack(
+            [640 + dx + 0 * trunk, 400 + 0 * trunk]
+        )
+        xy[:, LANDMARK_INDEX[f"{side}_shoulder"]] = np.column_stack(
+            [640 + dx + 0 * trunk, 400 - trunk]
+        )
+    assert _direction(xy) == (1.0, False)
 
 
 def test_without_a_zone_units_are_estimates_from_stature():
