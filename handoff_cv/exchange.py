@@ -239,7 +239,7 @@ def _ahead(k: TrackKinematics, frames: np.ndarray) -> float:
     if k.direction_is_image_x:
         return float(np.nanmedian(k.hip_mid()[frames, 0])) * k.direction
     # seen from behind (direction +1) the nearer runner is the one behind
-    return -float(np.nanmedian(feet_point_px(k.xy)[frames, 1])) * k.direction
+    return -float(np.nanmedian(feet_point_px(k.xy[frames])[:, 1])) * k.direction
 
 
 def find_candidates(kins: list[TrackKinematics], settings: ExchangeSettings) -> list[_Candidate]:

@@ -73,12 +73,9 @@ def test_one_bad_pose_at_a_track_end_does_not_turn_an_end_on_runner_round():
     trunk = np.linspace(60, 45, n)
     trunk[-1] = 90
     for side, dx in (("left", -8), ("right", 8)):
-        xy[:, LANDMARK_INDEX[f"{side}_hip"]] = np.column_stack(
-            [640 + dx + 0 * trunk, 400 + 0 * trunk]
-        )
-        xy[:, LANDMARK_INDEX[f"{side}_shoulder"]] = np.column_stack(
-            [640 + dx + 0 * trunk, 400 - trunk]
-        )
+        xy[:, LANDMARK_INDEX[f"{side}_hip"]] = (640 + dx, 400)
+        xy[:, LANDMARK_INDEX[f"{side}_shoulder"], 0] = 640 + dx
+        xy[:, LANDMARK_INDEX[f"{side}_shoulder"], 1] = 400 - trunk
     assert _direction(xy) == (1.0, False)
 
 
