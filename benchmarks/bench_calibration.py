@@ -85,7 +85,7 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
     found = rows[rows.matched.astype(bool)]
     pos = found[["contact_position_error_m", "release_position_error_m"]].abs()
     speed = found[["incoming_speed_error_pct", "outgoing_speed_error_pct"]].abs()
-    zone = found.zone_time_error_frames.abs()
+    zone = found.zone_time_error_frames[found.zone_time_labelled.astype(bool)].abs()
     return pd.Series(
         {
             "exchanges": len(rows),

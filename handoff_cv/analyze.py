@@ -105,7 +105,8 @@ def calibration_from(
     settings: Settings, frame_size: tuple[int, int] | None = None
 ) -> ZoneCalibration | None:
     """The zone calibration the settings describe (None when no corners are given);
-    ``frame_size`` (width, height) is needed only to undo a lens distortion."""
+    ``frame_size`` (width, height) is needed to undo a lens distortion, and places points
+    above the track (hips, hands) through the camera it recovers."""
     cal = settings.calibration
     if cal.zone_corners is None:
         return None
@@ -126,6 +127,7 @@ def calibration_from(
         cal.corners_x_m,
         lens=lens,
         marks=cal.extra_marks(),
+        frame_size=frame_size,
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -70,6 +71,8 @@ class ZoneCalibration:
     lens: LensDistortion | None = None
     marks: tuple[tuple[str, float], ...] = ()
     """Named positions along the lane (metres from the zone start) for the baton's splits."""
+    frame_size: tuple[int, int] | None = None
+    """The video's (width, height): with it the camera itself is recovered (:attr:`camera`)."""
 
     @classmethod
     def from_corners(
@@ -80,6 +83,7 @@ class ZoneCalibration:
         corners_x_m: tuple[float, float] | None = None,
         lens: LensDistortion | None = None,
         marks: dict[str, float] | None = None,
+        frame_size: tuple[int, int] | None = None,
     ) -> ZoneCalibration:
         """Corners in order: start-right, end-right, end-left, start-left, where right and
         left are as the runners see them (right = the lane line on their right).
@@ -87,7 +91,8 @@ class ZoneCalibration:
         ``corners_x_m`` gives the along-lane positions of the rectangle's start and end
         edges when it is not the zone itself (default ``(0, zone_length_m)``). The corners
         are image points as seen, through ``lens`` when it is given. ``marks`` adds named
-        positions to the standard ones (:func:`split_marks`).
+        positions to the standard ones (:func:`split_marks`). ``frame_size`` (width,
+        height) lets points above the track be placed too (:attr:`camera`).
         """
         image = np.asarray(corners_px, dtype=np.float64)
         if image.shape != (4, 2) or not np.all(np.isfinite(image)):
@@ -112,6 +117,7 @@ class ZoneCalibration:
             float(lane_width_m),
             lens,
             split_marks(float(zone_length_m), marks),
+            frame_size,
         )
 
     def to_track(self, points_px: np.ndarray) -> np.ndarray:
@@ -124,12 +130,136 @@ class ZoneCalibration:
             out[ok] = cv2.perspectiveTransform(seen.reshape(-1, 1, 2), self.image_to_track)[:, 0]
         return out
 
+    @cached_property
+    def camera(self) -> TrackCamera | None:
+        """The camera in track metres, when the frame size is known and the homography is
+        one a real camera can make (see :meth:`TrackCamera.from_homography`)."""
+        if self.frame_size is None:
+            return None
+        half = self.lane_width_m / 2
+        zone = [[0.0, -half], [self.zone_length_m, -half], [self.zone_length_m, half], [0.0, half]]
+        track_to_image = np.linalg.inv(self.image_to_track)
+        return TrackCamera.from_homography(track_to_image, *self.frame_size, np.array(zone))
+
+    def ideal(self, points_px: np.ndarray) -> np.ndarray:
+        """Image points (n, 2) as an ideal lens would see them (unchanged without a lens)."""
+        pts = np.asarray(points_px, dtype=np.float64).reshape(-1, 2)
+        if self.lens is None:
+            return pts
+        out = np.full(pts.shape, np.nan)
+        ok = np.isfinite(pts).all(axis=1)
+        if ok.any():
+            out[ok] = self.lens.undistort(pts[ok])
+        return out
+
+    def along_lane_at(self, points_px: np.ndarray, lateral_m: float) -> np.ndarray | None:
+        """Along-lane metres (n,) of image points that lie ``lateral_m`` across the lane
+        (a runner's hips or hands, any height above the track); None without a camera.
+        NaN where the line of sight runs nearly along the lane (end-on): there the
+        lateral place does not pin down the distance."""
+        if self.camera is None:
+            return None
+        return self.camera.along_lane_at(self.ideal(points_px), lateral_m)
+
     def to_image(self, points_m: np.ndarray) -> np.ndarray:
         """Image points (n, 2), as seen through the lens, of track-plane metres (n, 2)."""
         inverse = np.linalg.inv(self.image_to_track)
         pts = np.asarray(points_m, dtype=np.float64).reshape(-1, 1, 2)
         ideal = cv2.perspectiveTransform(pts, inverse)[:, 0]
         return ideal if self.lens is None else self.lens.distort(ideal)
+
+
+@dataclass(frozen=True)
+class TrackCamera:
+    """A pinhole camera in track metres: ``x`` along the lane from the zone start, ``y``
+    across it to the runners' left, ``z`` up. Square pixels, principal point at the frame's
+    centre, ideal (undistorted) pixels."""
+
+    intrinsics: np.ndarray
+    """3x3 camera matrix."""
+    rotation: np.ndarray
+    """3x3 rotation from track axes to camera axes."""
+    centre_m: np.ndarray
+    """(3,) the camera's position on the track's axes."""
+
+    MIN_SIGHT_ANGLE_DEG = 20.0
+    """Rays closer than this to the plane they are met with give no position."""
+
+    @classmethod
+    def from_homography(
+        cls,
+        track_to_image: np.ndarray,
+        width: int,
+        height: int,
+        check_points_m: np.ndarray,
+        tolerance: float = 0.01,
+    ) -> TrackCamera | None:
+        """The camera that sees the track plane through ``track_to_image`` (3x3, track
+        metres to ideal pixels), or None when no camera fits.
+
+        The homography of a plane is ``K [r1 r2 t]`` up to scale; with the principal point
+        at the centre and square pixels, ``r1`` and ``r2`` being orthogonal and of equal
+        length gives the focal length (Zhang's constraints, one unknown). A camera looking
+        straight down at the plane leaves it undetermined. The camera is rejected when its
+        own view of ``check_points_m`` (n, 2: the zone's corners, say) strays from the
+        homography's by more than ``tolerance`` of the frame's diagonal (corners clicked
+        badly, or a homography no camera can make).
+        """
+        hom = track_to_image / track_to_image[2, 2]
+        shift = np.array([[1.0, 0.0, -width / 2], [0.0, 1.0, -height / 2], [0.0, 0.0, 1.0]])
+        h = shift @ hom
+        h1, h2 = h[:, 0], h[:, 1]
+        a = np.array(
+            [h1[0] * h2[0] + h1[1] * h2[1], h1[0] ** 2 + h1[1] ** 2 - h2[0] ** 2 - h2[1] ** 2]
+        )
+        b = -np.array([h1[2] * h2[2], h1[2] ** 2 - h2[2] ** 2])
+        inv_f2 = float(a @ b) / max(float(a @ a), 1e-300)
+        if not inv_f2 > 0:
+            return None
+        focal = 1.0 / np.sqrt(inv_f2)
+        if not 0.2 * width < focal < 20.0 * width:  # fields of view of 3 to 136 degrees
+            return None
+        k = np.array([[focal, 0.0, width / 2], [0.0, focal, height / 2], [0.0, 0.0, 1.0]])
+        m = np.linalg.inv(k) @ hom
+        scale = 2.0 / (np.linalg.norm(m[:, 0]) + np.linalg.norm(m[:, 1]))
+        if m[2, 2] < 0:  # the track must be in front of the camera
+            scale = -scale
+        r1, r2, t = m[:, 0] * scale, m[:, 1] * scale, m[:, 2] * scale
+        u, _, vt = np.linalg.svd(np.column_stack([r1, r2, np.cross(r1, r2)]))
+        rotation = u @ vt
+        camera = cls(k, rotation, -rotation.T @ t)
+        points = np.asarray(check_points_m, np.float64).reshape(-1, 2)
+        seen = cv2.perspectiveTransform(points.reshape(-1, 1, 2), hom)[:, 0]
+        fitted = camera.project(np.column_stack([points, np.zeros(len(points))]))
+        error = np.linalg.norm(fitted - seen, axis=1).max() / np.hypot(width, height)
+        if camera.centre_m[2] <= 0 or not error < tolerance:
+            return None
+        return camera
+
+    def project(self, points_m: np.ndarray) -> np.ndarray:
+        """Ideal pixels (n, 2) of track points (n, 3)."""
+        cam = (np.asarray(points_m, np.float64) - self.centre_m) @ self.rotation.T
+        pix = cam @ self.intrinsics.T
+        return pix[:, :2] / pix[:, 2:3]
+
+    def rays(self, points_px: np.ndarray) -> np.ndarray:
+        """Unit directions (n, 3), in track axes, of the lines of sight through ideal
+        pixels (n, 2)."""
+        pts = np.asarray(points_px, np.float64).reshape(-1, 2)
+        homog = np.column_stack([pts, np.ones(len(pts))])
+        d = homog @ np.linalg.inv(self.intrinsics).T @ self.rotation
+        return d / np.linalg.norm(d, axis=1, keepdims=True)
+
+    def along_lane_at(self, points_px: np.ndarray, lateral_m: float) -> np.ndarray:
+        """Along-lane metres (n,) where the lines of sight through ideal pixels (n, 2) meet
+        the upright plane ``y = lateral_m``; NaN for rays within
+        :attr:`MIN_SIGHT_ANGLE_DEG` of that plane."""
+        d = self.rays(points_px)
+        s = (lateral_m - self.centre_m[1]) / d[:, 1]
+        x = self.centre_m[0] + s * d[:, 0]
+        grazing = np.abs(d[:, 1]) < np.sin(np.radians(self.MIN_SIGHT_ANGLE_DEG))
+        x[grazing | ~np.isfinite(x) | (s <= 0)] = np.nan
+        return x
 
 
 AFTER_ZONE_M = 10.0

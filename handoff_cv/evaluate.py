@@ -142,6 +142,7 @@ def compare_clip(
                 ),
                 zone_time_error_frames=_abs_error(pred.baton_zone_time_s, lab.baton_zone_time_s)
                 / frame_s,
+                zone_time_labelled=lab.baton_zone_time_s is not None,
                 legal_correct=_same(pred.legal, lab.legal),
                 speed_match_correct=_same(pred.speed_match, lab.speed_match),
                 pass_style_correct=_same(pred.pass_style, lab.pass_style),

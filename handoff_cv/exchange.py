@@ -203,13 +203,16 @@ def camera_follows(a: TrackKinematics, b: TrackKinematics, frames: np.ndarray) -
         return False
 
     def crossing_speed(k: TrackKinematics) -> float:
+        """Body heights a second the hips cross the image, as if seen side-on: a view
+        along the lane (its foreshortening known from the calibration) shrinks them."""
         hip = k.hip_mid()[frames, 0]
         ok = np.isfinite(hip)
         if ok.sum() < 2:
             return float("inf")
         dt = float(np.ptp(k.times[frames][ok])) or 1.0
         travel = abs(float(hip[ok][-1] - hip[ok][0]))
-        return travel / dt / float(np.nanmedian(k.body_height_px[frames]))
+        side_on = k.lane_foreshortening if 0 < k.lane_foreshortening < 1 else 1.0
+        return travel / dt / float(np.nanmedian(k.body_height_px[frames])) / side_on
 
     if all(_striding(k, frames) and crossing_speed(k) < 1.0 for k in (a, b)):
         return True  # both stride like runners and neither crosses the image
@@ -348,6 +351,25 @@ HOLD_WINDOW_S = 0.2
 HOLD_TAU_S = 0.1
 
 
+def baton_hands_m(
+    a: TrackKinematics,
+    b: TrackKinematics,
+    passing_hand: str,
+    receiving_hand: str,
+    calibration: ZoneCalibration | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Along-track positions (m) of the passing and the receiving hand per frame.
+
+    The baton changes hands between the two runners' lines in the lane, so both hands are
+    placed on the line midway between them (:meth:`TrackKinematics.hand_position_m`)."""
+    laterals = [k.lateral_m for k in (a, b) if np.isfinite(k.lateral_m)]
+    between = float(np.mean(laterals)) if laterals else None
+    return (
+        a.hand_position_m(passing_hand, calibration, between),
+        b.hand_position_m(receiving_hand, calibration, between),
+    )
+
+
 def _meet(d: np.ndarray, lo: int, hi: int, settings: ExchangeSettings) -> bool:
     """Whether two hands ``d`` apart (body heights, per frame) come into contact."""
     seg = d[lo:hi]
@@ -462,12 +484,10 @@ def analyse_candidate(
     contact_m = release_m = zone_time = legal = None
     splits: list[BatonSplit] = []
     if calibration is not None:
-        px = a.px_per_m
-        contact_m = _interp(t, a.hand_position_m(ha, px), contact_s)
-        release_m = _interp(t, b.hand_position_m(hb, b.px_per_m), release_s)
-        baton = np.where(
-            t < transfer_s, a.hand_position_m(ha, px), b.hand_position_m(hb, b.px_per_m)
-        )
+        passing, receiving = baton_hands_m(a, b, ha, hb, calibration)
+        contact_m = _interp(t, passing, contact_s)
+        release_m = _interp(t, receiving, release_s)
+        baton = np.where(t < transfer_s, passing, receiving)
         splits = baton_splits(t, baton, calibration.marks)
         zone_time = _zone_time(t, baton, calibration.zone_length_m)
         legal = is_legal(contact_m, release_m, calibration.zone_length_m)

@@ -76,6 +76,9 @@ class TrackKinematics:
     runner: 1 side-on, smaller the more the view looks along the lane (NaN uncalibrated)."""
     sides_swapped_fraction: float = 0.0
     identity_repaired: bool = False
+    lateral_m: float = float("nan")
+    """Metres across the lane from its centre line (to the runner's left) where the runner
+    runs: the median of the feet's ground points (NaN uncalibrated)."""
     notes: list[str] = field(default_factory=list)
 
     def point(self, name: str) -> np.ndarray:
@@ -90,10 +93,23 @@ class TrackKinematics:
     def hip_mid(self) -> np.ndarray:
         return (self.point("left_hip") + self.point("right_hip")) / 2
 
-    def hand_position_m(self, side: str, px_per_m: np.ndarray) -> np.ndarray:
-        """Along-track position of a hand (its horizontal offset from the hips added)."""
+    def hand_position_m(
+        self, side: str, calibration: ZoneCalibration | None = None, lateral_m: float | None = None
+    ) -> np.ndarray:
+        """Along-track position of a hand.
+
+        Through the calibration's camera, where the hand's line of sight meets the upright
+        plane ``lateral_m`` across the lane (the runner's own line by default; the baton
+        at a pass is between the two runners' lines). Otherwise, and where that line of
+        sight runs nearly along the lane, the hips' position plus the hand's horizontal
+        offset from them in the image, scaled by the body's height."""
         offset = (self.hand(side)[:, 0] - self.hip_mid()[:, 0]) * self.direction
-        return self.position_m + offset / px_per_m
+        estimate = self.position_m + offset / self.px_per_m
+        lateral = self.lateral_m if lateral_m is None else lateral_m
+        if calibration is None or not self.side_on or not np.isfinite(lateral):
+            return estimate
+        seen = calibration.along_lane_at(self.hand(side), lateral)
+        return estimate if seen is None else np.where(np.isfinite(seen), seen, estimate)
 
     @property
     def direction_is_image_x(self) -> bool:
@@ -489,31 +505,50 @@ def feet_point_px(xy: np.ndarray) -> np.ndarray:
     return np.stack([hip[:, 0], np.nanmax(feet, axis=1)], axis=1)
 
 
-def along_track_from_hips(
-    xy: np.ndarray, calibration: ZoneCalibration, fps: float
-) -> np.ndarray | None:
-    """Along-track position from the hips' image x alone (side and oblique views).
-
-    The runner's lateral place in the lane comes from the feet (median over the clip);
-    along that line on the ground, image x maps one-to-one to metres, and the hips sit
-    straight above their ground point, so the stride's up-and-down does not leak in.
-    Returns None where the mapping is not one-to-one (end-on views).
-    """
+def lateral_place_m(xy: np.ndarray, calibration: ZoneCalibration, fps: float) -> float:
+    """Metres across the lane where a runner runs: the median over the clip of the feet's
+    ground points, their image height smoothed over a second (the stride's lift)."""
     feet = feet_point_px(xy)
     level = pd.Series(feet[:, 1]).rolling(max(3, int(fps) | 1), center=True, min_periods=1)
     feet[:, 1] = level.median().to_numpy()
-    lateral = float(np.nanmedian(calibration.to_track(feet)[:, 1]))
+    return float(np.nanmedian(calibration.to_track(feet)[:, 1]))
+
+
+def along_track_from_hips(
+    xy: np.ndarray, calibration: ZoneCalibration, fps: float
+) -> np.ndarray | None:
+    """Along-track position from the hips (side and oblique views).
+
+    The runner's lateral place in the lane comes from the feet (:func:`lateral_place_m`);
+    the hips sit straight above their ground point, so the stride's up-and-down does not
+    leak in. Through the calibration's camera, the hips are where their line of sight meets
+    the upright plane at that lateral place (None when a fifth of them look along it:
+    end-on); without one (no frame size), their image x is read along the image of that
+    line on the ground, which is right only for hips at ground level (None where that
+    image is not one-to-one: end-on views).
+    """
+    lateral = lateral_place_m(xy, calibration, fps)
     if not np.isfinite(lateral):
         return None
+    hip = (xy[:, _I["left_hip"]] + xy[:, _I["right_hip"]]) / 2
+    seen = calibration.along_lane_at(hip, lateral)
+    if seen is not None:
+        in_view = np.isfinite(hip[:, 0])
+        if np.isfinite(seen[in_view]).mean() < 0.8:
+            return None  # lines of sight along the lane: end-on
+        return seen
     grid = np.arange(-60.0, 100.0, 0.02)
     line_px = calibration.to_image(np.stack([grid, np.full_like(grid, lateral)], axis=1))[:, 0]
     order = np.argsort(line_px)
     if not np.all(np.diff(line_px) > 0) and not np.all(np.diff(line_px) < 0):
         return None
-    hip_x = (xy[:, _I["left_hip"], 0] + xy[:, _I["right_hip"], 0]) / 2
-    pos = np.interp(hip_x, line_px[order], grid[order], left=np.nan, right=np.nan)
-    pos[np.isnan(hip_x)] = np.nan
+    pos = np.interp(hip[:, 0], line_px[order], grid[order], left=np.nan, right=np.nan)
+    pos[np.isnan(hip[:, 0])] = np.nan
     return pos
+
+
+SPEED_CUTOFF_HZ = 4.0
+"""Speeds are low-passed at this frequency."""
 
 
 def positions_and_speed(
@@ -542,12 +577,10 @@ def positions_and_speed(
         pos = np.concatenate([[0.0], np.nancumsum(steps)])
         pos[np.isnan(hip_x)] = np.nan
     speed = np.full(len(pos), np.nan)
-    ok = ~np.isnan(pos)
-    for start, stop in _runs(ok):
+    for start, stop in _runs(~np.isnan(pos)):
         if stop - start >= 3:
             speed[start:stop] = np.gradient(pos[start:stop], times[start:stop])
-    speed = lowpass(speed, fps, min(cutoff_hz, 4.0))
-    return pos, speed
+    return pos, lowpass(speed, fps, min(cutoff_hz, SPEED_CUTOFF_HZ))
 
 
 # ------------------------------------------------------------------------ main
@@ -604,6 +637,9 @@ def _track_kinematics(table, filtering, exchange, calibration) -> list[TrackKine
                                              calibration, filtering.cutoff_hz)  # fmt: skip
         else:  # end-on without a calibration: motion along the view axis is not measurable
             pos = speed = np.full(len(times), np.nan)
+        lateral = (
+            lateral_place_m(smooth, calibration, fps) if calibration is not None else float("nan")
+        )
         foreshortening = (
             _foreshortening(smooth, heights_px, stature, calibration)
             if calibration is not None
@@ -628,6 +664,7 @@ def _track_kinematics(table, filtering, exchange, calibration) -> list[TrackKine
             lane_foreshortening=foreshortening,
             sides_swapped_fraction=float(swapped[observed].mean()) if observed.any() else 0.0,
             identity_repaired=tid in repaired,
+            lateral_m=lateral,
             stature_m=stature,
         )
         out.append(kin)

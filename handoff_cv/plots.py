@@ -10,7 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from handoff_cv.exchange import ExchangeReport
+from handoff_cv.calibration import ZoneCalibration
+from handoff_cv.exchange import ExchangeReport, baton_hands_m
 from handoff_cv.kinematics import TrackKinematics, on_common_grid
 
 MOMENTS = (
@@ -62,17 +63,17 @@ def hand_distance_figure(kinematics: list[TrackKinematics], ex: ExchangeReport):
     return _finish(fig, ax, ex, "hand distance (body heights)", "passing and receiving hands")
 
 
-def baton_figure(kinematics: list[TrackKinematics], ex: ExchangeReport, zone_length_m: float):
+def baton_figure(
+    kinematics: list[TrackKinematics], ex: ExchangeReport, calibration: ZoneCalibration
+):
     """The baton's position along the lane over time, with the zone's lines."""
+    zone_length_m = calibration.zone_length_m
     a, b = _runners(kinematics, ex)
     fig, ax = plt.subplots(figsize=(7, 3.0), constrained_layout=True)
     if a is not None and b is not None and ex.transfer_s is not None:
         t = a.times
-        baton = np.where(
-            t < ex.transfer_s,
-            a.hand_position_m(ex.passing_hand, a.px_per_m),
-            b.hand_position_m(ex.receiving_hand, b.px_per_m),
-        )
+        passing, receiving = baton_hands_m(a, b, ex.passing_hand, ex.receiving_hand, calibration)
+        baton = np.where(t < ex.transfer_s, passing, receiving)
         ax.plot(t, baton, color="tab:orange", label="baton")
     for line, name in ((0.0, "zone start"), (zone_length_m, "zone end")):
         ax.axhline(line, color="tab:red", linewidth=0.8)

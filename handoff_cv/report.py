@@ -22,7 +22,6 @@ from handoff_cv import __version__, plots
 from handoff_cv.analyze import NO_EXCHANGE_MESSAGE, AnalysisResult
 from handoff_cv.coaching import cues_for
 from handoff_cv.exchange import ExchangeReport
-from handoff_cv.exchange_rules import ZONE_LENGTH_M
 from handoff_cv.settings import Settings
 
 _ENV = jinja2.Environment(
@@ -42,9 +41,8 @@ def charts_for(result: AnalysisResult, ex: ExchangeReport, settings: Settings) -
         Chart("speeds", plots.speed_figure(result.kinematics, ex)),
         Chart("hands", plots.hand_distance_figure(result.kinematics, ex)),
     ]
-    if not ex.units_estimated and ex.baton_contact_position_m is not None:
-        zone = ZONE_LENGTH_M[settings.calibration.relay]
-        charts.append(Chart("baton", plots.baton_figure(result.kinematics, ex, zone)))
+    if result.calibration is not None and ex.baton_contact_position_m is not None:
+        charts.append(Chart("baton", plots.baton_figure(result.kinematics, ex, result.calibration)))
     return charts
 
 

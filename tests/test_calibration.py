@@ -68,6 +68,43 @@ def test_a_calibration_through_a_wide_lens_needs_its_coefficients():
     np.testing.assert_allclose(with_lens.to_image(INSIDE_M), seen, atol=0.05)
 
 
+def test_the_camera_is_recovered_from_the_zone_and_places_points_above_the_track():
+    camera = wide_lens_camera()
+    corners_px, _ = camera.project(ground(CORNERS_M))
+    cal = ZoneCalibration.from_corners(
+        corners_px, 30.0, lens=as_half_diagonal(camera), frame_size=(W, H)
+    )
+    assert cal.camera is not None
+    assert cal.camera.intrinsics[0, 0] == pytest.approx(camera.focal_px, rel=0.01)
+    np.testing.assert_allclose(cal.camera.centre_m, camera.position, atol=0.05)
+    # hips 0.95 m and hands 1.1 m above the track, 0.3 m left of the lane's centre line
+    for height in (0.95, 1.1):
+        points = np.column_stack(
+            [INSIDE_M[:, 0], np.full(len(INSIDE_M), 0.3), np.full(len(INSIDE_M), height)]
+        )
+        seen, _ = camera.project(points)
+        np.testing.assert_allclose(cal.along_lane_at(seen, 0.3), INSIDE_M[:, 0], atol=0.02)
+        # read as if on the ground, the same points land metres off at the frame's edges
+        assert np.abs(cal.to_track(seen)[:, 0] - INSIDE_M[:, 0]).max() > 0.5
+
+
+def test_no_camera_without_the_frame_size_or_from_a_homography_no_camera_makes():
+    camera = PinholeCamera.look_at(
+        np.array([15.0, -20.0, 5.0]), np.array([15.0, 0.0, 0.0]), 60.0, W, H
+    )
+    corners_px, _ = camera.project(ground(CORNERS_M))
+    assert ZoneCalibration.from_corners(corners_px, 30.0).camera is None
+    assert ZoneCalibration.from_corners(corners_px, 30.0, frame_size=(W, H)).camera is not None
+    # the zone's far end moved 40 px: a quadrilateral no pinhole camera sees the zone as
+    skewed = corners_px + np.array([[0.0, 0.0], [40.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    cal = ZoneCalibration.from_corners(skewed, 30.0, frame_size=(W, H))
+    assert cal.camera is None
+    assert cal.along_lane_at(corners_px, 0.0) is None
+    # a zone seen as a true rectangle (straight from above): the focal length is free
+    above = 200 + 40 * (CORNERS_M + np.array([0.0, 1.0]))
+    assert ZoneCalibration.from_corners(above, 30.0, frame_size=(W, H)).camera is None
+
+
 def test_lens_coefficients_need_the_frame_size(tmp_path):
     sim = hcv.simulate(hcv.Scenario(name="lens", exchanges=[hcv.ExchangeSpec()]))
     settings = settings_from_labels(sim.labels).with_overrides({"calibration.lens_k1": -0.1})
@@ -179,3 +216,25 @@ def test_calibrate_refuses_crossed_corners_and_an_existing_file(tmp_path):
     result = calibrate("-o", str(tmp_path / "b.toml"), "-c", f"{SAMPLE}.toml")
     assert result.exit_code != 0 and "--force" in result.output
     assert (tmp_path / "b.toml").read_text() == "# mine\n"
+
+
+def test_hips_are_placed_through_the_camera_not_read_as_if_on_the_track():
+    """A camera high above and close to the lane: the hips, a metre above the track, are
+    where their line of sight meets the runner's upright plane."""
+    from handoff_cv.synth.scenario import CameraSpec
+
+    camera = CameraSpec(view="side_stands", distance_m=14.0, height_m=8.0, fov_deg=90.0)
+    sim = hcv.simulate(hcv.Scenario(name="high", camera=camera))
+    settings = settings_from_labels(sim.labels)
+    episode = sim.episodes[0]
+
+    def incoming_error(frame_size) -> float:
+        result = hcv.analyze_landmarks(sim.landmarks, settings, frame_size=frame_size)
+        assert (result.calibration.camera is not None) == (frame_size is not None)
+        runner = next(k for k in result.kinematics if k.track_id == episode.incoming_id)
+        truth = episode.motion.at(runner.times - episode.offset)["x_in"]
+        seen = np.isfinite(runner.position_m)
+        return float(np.median(np.abs(runner.position_m[seen] - truth[seen])))
+
+    assert incoming_error((sim.labels.width, sim.labels.height)) < 0.06
+    assert incoming_error(None) > 0.1  # without the frame size: no camera, the older reading

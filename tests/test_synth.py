@@ -137,6 +137,16 @@ def test_a_pass_out_of_shot_is_not_labelled():
     assert [e.exchange_id for e in both.labels.exchanges] == [0, 1]
 
 
+def test_a_zone_time_is_labelled_only_when_the_clip_films_both_crossings():
+    spec = ExchangeSpec(go_mark_m=12.6, tail_s=4.0)
+    long = simulate(Scenario(exchanges=[spec])).labels.exchanges[0]
+    assert long.baton_zone_time_s is not None
+    # the clip ends a moment after the release, the baton still metres inside the zone
+    short = simulate(Scenario(exchanges=[spec.model_copy(update={"tail_s": 0.3})]))
+    assert short.labels.exchanges[0].baton_release_position_m < 25.0
+    assert short.labels.exchanges[0].baton_zone_time_s is None
+
+
 def test_go_mark_solver_hits_the_speed_ratio():
     spec = ExchangeSpec()
     for ratio in (0.8, 0.9):

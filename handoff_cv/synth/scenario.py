@@ -623,6 +623,12 @@ def _pass_in_view(ep: Episode, times: np.ndarray, seen: set[tuple[int, int]]) ->
     return all((int(f), r) in seen for f in frames for r in (ep.incoming_id, ep.outgoing_id))
 
 
+def _filmed(crossings: list[float | None], to_clip: float, times: np.ndarray) -> bool:
+    """Both of the baton's zone-line crossings happen while the clip runs: a clip that ends
+    before the baton leaves the zone cannot time it."""
+    return all(c is not None and times[0] <= c + to_clip <= times[-1] for c in crossings)
+
+
 def _labels(scenario, episodes, camera, times, zone) -> ClipLabels:
     exchanges = []
     for ep in episodes:
@@ -671,7 +677,7 @@ def _labels(scenario, episodes, camera, times, zone) -> ClipLabels:
                 baton_release_position_m=release_x,
                 legal=None if dropped else is_legal(contact_x, release_x, zone),
                 baton_zone_time_s=(crossings[1] - crossings[0])
-                if None not in crossings and not dropped
+                if _filmed(crossings, to_clip, times) and not dropped
                 else None,
                 pass_style=spec.pass_style,
                 pass_type=spec.pass_type,
