@@ -106,6 +106,7 @@ def test_landmark_table_has_the_pose_stage_schema(side_sim):
     assert list(table.columns) == list(lm.COLUMNS)
     assert dict(table.dtypes.astype(str)) == {c: d for c, d in lm.COLUMNS.items()}
     assert set(table.track_id.unique()) == {0, 1}
+    assert table.attrs["frame_size"] == (1280, 720)  # as load_landmarks gives a tracked video's
 
 
 def test_side_views_move_the_right_way_and_hide_the_far_side():

@@ -554,6 +554,7 @@ def simulate(scenario: Scenario) -> Simulation:
             if pose is not None:
                 poses.append(TrackedPose(f, float(t), track_id, pose))
     table = lm.from_tracked_poses(poses)
+    table.attrs["frame_size"] = (cam_spec.width, cam_spec.height)  # as a tracked video's
     seen = {(p.frame, p.track_id) for p in poses}
     shown = [ep for ep in episodes if _pass_in_view(ep, times, seen)]
     labels = _labels(scenario, shown, cameras[0], times, zone)  # the zone as first seen
