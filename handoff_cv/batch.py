@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from handoff_cv import __version__
 from handoff_cv.baton import load_baton_table, write_baton_table
 from handoff_cv.camera_motion import load_motion_table, write_motion_table
 from handoff_cv.errors import HandoffError, InputError
@@ -102,15 +103,18 @@ def settings_hash(settings: Settings, sections: Iterable[str] | None = None) -> 
     if sections is not None:
         data = {k: data[k] for k in sections}
     data.pop("output", None)
+    data["handoff_cv_version"] = __version__  # an upgrade analyses again
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def video_pass_hash(settings: Settings) -> str:
-    """Hash of the settings the pass over the video uses (pose, tracking, baton finder):
-    a cached pass stays valid while only analysis settings change."""
+    """Hash of the settings the pass over the video uses (pose, tracking, baton finder) and
+    of the package's version: a cached pass stays valid while only analysis settings
+    change."""
     data = settings.model_dump(mode="json")
     kept = {k: data[k] for k in POSE_SECTIONS}
     kept["baton"] = {k: v for k, v in data["baton"].items() if k not in BATON_ANALYSIS_KEYS}
+    kept["handoff_cv_version"] = __version__  # an upgrade may track differently
     return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
 
 

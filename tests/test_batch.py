@@ -67,6 +67,19 @@ def test_changed_settings_reanalyse(cases, tmp_path):
     assert items[0].status == "done"
 
 
+def test_an_upgrade_reanalyses_and_tracks_again(cases, tmp_path, monkeypatch):
+    from handoff_cv import batch
+    from handoff_cv.settings import Settings
+
+    out = tmp_path / "out"
+    run_batch([str(cases / "c0")], out, workers=1, from_landmarks=True)
+    pass_key = batch.video_pass_hash(Settings())
+    monkeypatch.setattr(batch, "__version__", "999.0")
+    assert batch.video_pass_hash(Settings()) != pass_key  # the landmark cache is not reused
+    items = run_batch([str(cases / "c0")], out, workers=1, from_landmarks=True)
+    assert items[0].status == "done"
+
+
 def test_a_broken_input_is_reported_and_the_batch_goes_on(cases, tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()
