@@ -221,7 +221,7 @@ def write_analysis_outputs(
 
     with staged_output(out) as staging:
         annotated = "annotated.mp4" if "annotated.mp4" in (extra_files or {}) else None
-        charts = render_charts(result, settings)
+        charts = render_charts(result)
         page = render_html(result, settings, video, annotated_video=annotated, charts=charts)
         write_text_atomic(staging / "report.html", page)
         write_charts(charts, staging / "plots")

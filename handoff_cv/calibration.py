@@ -122,12 +122,13 @@ class ZoneCalibration:
 
     def to_track(self, points_px: np.ndarray) -> np.ndarray:
         """Track-plane metres (n, 2) of image points (n, 2); NaN stays NaN."""
-        pts = np.asarray(points_px, dtype=np.float64)
-        out = np.full(pts.shape, np.nan)
-        ok = ~np.isnan(pts).any(axis=1)
+        ideal = self.ideal(points_px)
+        out = np.full(ideal.shape, np.nan)
+        ok = np.isfinite(ideal).all(axis=1)
         if ok.any():
-            seen = pts[ok] if self.lens is None else self.lens.undistort(pts[ok])
-            out[ok] = cv2.perspectiveTransform(seen.reshape(-1, 1, 2), self.image_to_track)[:, 0]
+            out[ok] = cv2.perspectiveTransform(ideal[ok].reshape(-1, 1, 2), self.image_to_track)[
+                :, 0
+            ]
         return out
 
     @cached_property

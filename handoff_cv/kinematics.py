@@ -515,30 +515,29 @@ def lateral_place_m(xy: np.ndarray, calibration: ZoneCalibration, fps: float) ->
 
 
 def along_track_from_hips(
-    xy: np.ndarray, calibration: ZoneCalibration, fps: float
+    xy: np.ndarray, calibration: ZoneCalibration, lateral_m: float
 ) -> np.ndarray | None:
     """Along-track position from the hips (side and oblique views).
 
-    The runner's lateral place in the lane comes from the feet (:func:`lateral_place_m`);
-    the hips sit straight above their ground point, so the stride's up-and-down does not
+    ``lateral_m`` is the runner's place across the lane (:func:`lateral_place_m`); the hips
+    sit straight above their ground point, so the stride's up-and-down does not
     leak in. Through the calibration's camera, the hips are where their line of sight meets
     the upright plane at that lateral place (None when a fifth of them look along it:
     end-on); without one (no frame size), their image x is read along the image of that
     line on the ground, which is right only for hips at ground level (None where that
     image is not one-to-one: end-on views).
     """
-    lateral = lateral_place_m(xy, calibration, fps)
-    if not np.isfinite(lateral):
+    if not np.isfinite(lateral_m):
         return None
     hip = (xy[:, _I["left_hip"]] + xy[:, _I["right_hip"]]) / 2
-    seen = calibration.along_lane_at(hip, lateral)
+    seen = calibration.along_lane_at(hip, lateral_m)
     if seen is not None:
         in_view = np.isfinite(hip[:, 0])
         if np.isfinite(seen[in_view]).mean() < 0.8:
             return None  # lines of sight along the lane: end-on
         return seen
     grid = np.arange(-60.0, 100.0, 0.02)
-    line_px = calibration.to_image(np.stack([grid, np.full_like(grid, lateral)], axis=1))[:, 0]
+    line_px = calibration.to_image(np.stack([grid, np.full_like(grid, lateral_m)], axis=1))[:, 0]
     order = np.argsort(line_px)
     if not np.all(np.diff(line_px) > 0) and not np.all(np.diff(line_px) < 0):
         return None
@@ -559,12 +558,14 @@ def positions_and_speed(
     stature_m: float,
     calibration: ZoneCalibration | None,
     cutoff_hz: float,
+    lateral_m: float = float("nan"),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Along-track position (m) and speed (m/s) of the hips' ground point."""
+    """Along-track position (m) and speed (m/s) of the hips' ground point; ``lateral_m``
+    is the runner's place across the lane (:func:`lateral_place_m`, calibrated only)."""
     fps = _fps(times)
     pos = None
     if calibration is not None:
-        pos = along_track_from_hips(xy, calibration, fps)
+        pos = along_track_from_hips(xy, calibration, lateral_m)
         if pos is None:  # end-on: the feet's ground point, its level smoothed over a stride
             feet = feet_point_px(xy)
             window = max(3, int(fps / 2) | 1)
@@ -632,14 +633,14 @@ def _track_kinematics(table, filtering, exchange, calibration) -> list[TrackKine
         smooth = lowpass(xy, fps, filtering.cutoff_hz)
         heights_px = body_height_px(smooth, times)
         stature = exchange.stature_of(tid)
-        if side_on or calibration is not None:
-            pos, speed = positions_and_speed(smooth, times, heights_px, direction, stature,
-                                             calibration, filtering.cutoff_hz)  # fmt: skip
-        else:  # end-on without a calibration: motion along the view axis is not measurable
-            pos = speed = np.full(len(times), np.nan)
         lateral = (
             lateral_place_m(smooth, calibration, fps) if calibration is not None else float("nan")
         )
+        if side_on or calibration is not None:
+            pos, speed = positions_and_speed(smooth, times, heights_px, direction, stature,
+                                             calibration, filtering.cutoff_hz, lateral)  # fmt: skip
+        else:  # end-on without a calibration: motion along the view axis is not measurable
+            pos = speed = np.full(len(times), np.nan)
         foreshortening = (
             _foreshortening(smooth, heights_px, stature, calibration)
             if calibration is not None

@@ -36,7 +36,7 @@ class Chart:
     figure: Any
 
 
-def charts_for(result: AnalysisResult, ex: ExchangeReport, settings: Settings) -> list[Chart]:
+def charts_for(result: AnalysisResult, ex: ExchangeReport) -> list[Chart]:
     charts = [
         Chart("speeds", plots.speed_figure(result.kinematics, ex)),
         Chart("hands", plots.hand_distance_figure(result.kinematics, ex)),
@@ -55,12 +55,12 @@ class RenderedChart:
     svg: bytes
 
 
-def render_charts(result: AnalysisResult, settings: Settings) -> dict[int, list[RenderedChart]]:
+def render_charts(result: AnalysisResult) -> dict[int, list[RenderedChart]]:
     """Every exchange's charts, by exchange id, each figure drawn once."""
     out: dict[int, list[RenderedChart]] = {}
     for ex in result.exchanges:
         out[ex.exchange_id] = []
-        for chart in charts_for(result, ex, settings):
+        for chart in charts_for(result, ex):
             png, svg = io.BytesIO(), io.BytesIO()
             chart.figure.savefig(png, format="png", dpi=110)
             chart.figure.savefig(svg, format="svg")
@@ -295,7 +295,7 @@ def render_html(
 ) -> str:
     """The self-contained report page for one clip (``annotated_video``: a file name next to
     the page to show in a video player; ``charts``: already rendered, else drawn here)."""
-    charts = charts if charts is not None else render_charts(result, settings)
+    charts = charts if charts is not None else render_charts(result)
     frames = key_frames(video, result) if video is not None else {}
     items = []
     for ex in result.exchanges:
