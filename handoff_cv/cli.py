@@ -19,6 +19,7 @@ from rich.table import Table
 from handoff_cv import __version__
 from handoff_cv.cli_options import with_settings
 from handoff_cv.errors import ConfigError, HandoffError
+from handoff_cv.runtime import limit_malloc_arenas
 from handoff_cv.settings import Settings
 
 DEBUG_ENV = "HANDOFF_CV_DEBUG"
@@ -631,4 +632,5 @@ def config_docs() -> None:
 
 
 def main() -> None:
+    limit_malloc_arenas()  # before any thread allocates (see its docstring)
     app()

@@ -256,7 +256,10 @@ def find_candidates(kins: list[TrackKinematics], settings: ExchangeSettings) -> 
         a, b = aligned
         d = _min_hand_distance(a, b)
         for window in _runs(d < settings.approach_distance, max_gap=int(0.3 * fps)):
-            if len(window) < 2 or np.nanmin(d[window]) >= settings.contact_distance * 1.5:
+            if (
+                len(window) < 2
+                or np.nanmin(d[window]) >= settings.contact_distance * MEET_TOLERANCE
+            ):
                 continue
             if a.direction != b.direction:
                 continue
@@ -370,10 +373,18 @@ def baton_hands_m(
     )
 
 
+MEET_TOLERANCE = 1.5
+"""Two hands count as having met when they come within this many times
+``contact_distance``: a pose model's wrists at the pass, hands on either end of the baton
+and one hand half hidden, are seldom as close as the hands are."""
+
+
 def _meet(d: np.ndarray, lo: int, hi: int, settings: ExchangeSettings) -> bool:
     """Whether two hands ``d`` apart (body heights, per frame) come into contact."""
     seg = d[lo:hi]
-    return bool(np.isfinite(seg).any() and np.nanmin(seg) < settings.contact_distance)
+    return bool(
+        np.isfinite(seg).any() and np.nanmin(seg) < MEET_TOLERANCE * settings.contact_distance
+    )
 
 
 def _contact_window(d: np.ndarray, lo: int, hi: int, pad: int):

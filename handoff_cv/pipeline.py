@@ -8,7 +8,9 @@ from __future__ import annotations
 import logging
 import platform
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -24,11 +26,12 @@ from handoff_cv.errors import NoPersonError
 from handoff_cv.geometry import Box
 from handoff_cv.models import model_path, sha256_of
 from handoff_cv.outputs import staged_output, write_json_atomic
-from handoff_cv.pose import LandmarkerConfig, MediaPipeBackend, PoseBackend
+from handoff_cv.pose import LandmarkerConfig, MediaPipeBackend, Pose, PoseBackend
+from handoff_cv.runtime import limit_malloc_arenas
 from handoff_cv.scan import LOOKAHEAD_S, ScanSchedule
 from handoff_cv.settings import Settings
 from handoff_cv.track import Track, Tracker
-from handoff_cv.video import DecodeReport, VideoInfo, iter_frames, probe
+from handoff_cv.video import DecodeReport, Frame, VideoInfo, iter_frames, probe
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,7 @@ class TrackResult:
 
 def make_backend(settings: Settings) -> MediaPipeBackend:
     """The default pose backend configured from ``settings``."""
+    limit_malloc_arenas()
     return MediaPipeBackend(
         LandmarkerConfig(
             model_path=model_path(settings.pose.model),
@@ -127,10 +131,10 @@ def track_video(
     )
     finder = BatonFinder(settings.baton)
     motion = CameraMotionEstimator() if settings.video.camera_motion == "follow" else None
+    side = SideStages(finder if finder.enabled else None, motion)
     schedule = ScanSchedule(settings.video.scan_fps, settings.video.window_gap)
     expected = _expected_frames(info, settings)
     started = time.perf_counter()
-    baton_s = motion_s = 0.0
     analysed: list[float] = []
     try:
         frames = iter_frames(
@@ -150,18 +154,12 @@ def track_video(
                 tracker.followed_boxes(frame.time_s + LOOKAHEAD_S),
                 tracker.confirming,
             )
-            if finder.enabled:
-                tick = time.perf_counter()
-                finder.observe(frame.index, frame.time_s, frame.image, tracker.current_poses)
-                baton_s += time.perf_counter() - tick
-            if motion is not None:
-                tick = time.perf_counter()
-                people = [Box.from_points(p.xy) for p in tracker.current_poses]
-                motion.observe(frame.index, frame.time_s, frame.image, people)
-                motion_s += time.perf_counter() - tick
+            side.observe(frame, tracker.current_poses)
             if progress:
                 progress(decode.read, expected)
+        side.finish()
     finally:
+        side.close()
         tracker.close()
         if own_backend:
             backend.close()
@@ -184,13 +182,58 @@ def track_video(
         camera_motion=motion.table() if motion is not None else pd.DataFrame(),
         timings_s={
             "track": round(elapsed, 3),
-            "baton": round(baton_s, 3),
-            "camera_motion": round(motion_s, 3),
+            "baton": round(side.seconds["baton"], 3),
+            "camera_motion": round(side.seconds["camera_motion"], 3),
         },
         frames_processed=decode.frames,
         detections_run=tracker.detections_run,
         analysed_times_s=analysed,
     )
+
+
+class SideStages:
+    """The baton finder and the camera-motion estimator, fed each analysed frame and its
+    poses in order, in a thread of their own: they need the tracker's poses of a frame but
+    nothing of theirs goes back to it, so they work on one frame while MediaPipe works on
+    the next (most of their time is in OpenCV and numpy, which release the GIL). At most
+    ``MAX_BEHIND`` frames wait for them, so memory stays bounded."""
+
+    MAX_BEHIND = 4
+
+    def __init__(self, finder: BatonFinder | None, motion: CameraMotionEstimator | None) -> None:
+        self.finder, self.motion = finder, motion
+        self.seconds = {"baton": 0.0, "camera_motion": 0.0}
+        active = finder is not None or motion is not None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="handoff-cv-side") if active else None
+        self._waiting: deque[Future] = deque()
+
+    def observe(self, frame: Frame, poses: list[Pose]) -> None:
+        if self._pool is None:
+            return
+        while len(self._waiting) >= self.MAX_BEHIND:
+            self._waiting.popleft().result()  # raises what the stages raised
+        self._waiting.append(self._pool.submit(self._run, frame, poses))
+
+    def _run(self, frame: Frame, poses: list[Pose]) -> None:
+        if self.finder is not None:
+            tick = time.perf_counter()
+            self.finder.observe(frame.index, frame.time_s, frame.image, poses)
+            self.seconds["baton"] += time.perf_counter() - tick
+        if self.motion is not None:
+            tick = time.perf_counter()
+            people = [Box.from_points(p.xy) for p in poses]
+            self.motion.observe(frame.index, frame.time_s, frame.image, people)
+            self.seconds["camera_motion"] += time.perf_counter() - tick
+
+    def finish(self) -> None:
+        """Wait for every frame handed over."""
+        while self._waiting:
+            self._waiting.popleft().result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
 
 
 def write_track_outputs(result: TrackResult, settings: Settings, out: Path) -> Path:

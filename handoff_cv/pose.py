@@ -13,7 +13,8 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -89,6 +90,10 @@ class Pose:
         return Pose(self.xy + np.array([dx, dy]), self.z, self.visibility, self.presence)
 
 
+FollowRequest = tuple[int, np.ndarray, int]
+"""One person to follow in one frame: their key, the crop around them, the time in ms."""
+
+
 class PoseBackend(Protocol):
     """What the tracker needs from a pose estimator.
 
@@ -100,7 +105,16 @@ class PoseBackend(Protocol):
 
     def detect(self, image: np.ndarray) -> list[Pose]: ...
 
+    def detect_many(self, images: Sequence[np.ndarray]) -> list[list[Pose]]:
+        """``detect`` on each image, in order; a backend may run them at once."""
+        ...
+
     def follow(self, key: int, image: np.ndarray, time_ms: int) -> Pose | None: ...
+
+    def follow_many(self, requests: Sequence[FollowRequest]) -> list[Pose | None]:
+        """``follow`` for each (key, image, time_ms) of one frame, in order; a backend may
+        run them at once (each key's state is its own)."""
+        ...
 
     def reset(self, key: int) -> None: ...
 
@@ -138,9 +152,10 @@ class MediaPipeBackend:
         self._pending_reset: set[int] = set()
         self._last_ms: dict[int, int] = {}
         self._warmed: set[int] = set()
-        self._detector_warm = False
+        self._threads = max(1, min(len(os.sched_getaffinity(0)), config.max_people))
+        self._pool: ThreadPoolExecutor | None = None
         with _native_stderr_silenced():
-            self._detector = self._create(vision.RunningMode.IMAGE, config.max_people)
+            self._detectors = [self._create(vision.RunningMode.IMAGE, config.max_people)]
 
     def _create(self, mode, num_poses: int):
         options = self._vision.PoseLandmarkerOptions(
@@ -166,19 +181,83 @@ class MediaPipeBackend:
         )
 
     def detect(self, image: np.ndarray) -> list[Pose]:
-        with _native_stderr_silenced(not self._detector_warm):
-            result = self._detector.detect(self._image(image))
+        return self._detect_with(self._detectors[0], image)
+
+    def detect_many(self, images: Sequence[np.ndarray]) -> list[list[Pose]]:
+        """The images shared among one detector per thread (an IMAGE-mode landmarker takes
+        one call at a time); a detector that has not found anyone yet (it prints to stderr
+        on its first person) works alone first."""
+        if self._threads < 2 or len(images) < 2:
+            return [self.detect(image) for image in images]
+        while len(self._detectors) < self._threads:
+            with _native_stderr_silenced():
+                mode = self._vision.RunningMode.IMAGE
+                self._detectors.append(self._create(mode, self.config.max_people))
+        shares = [list(range(i, len(images), self._threads)) for i in range(self._threads)]
+        out: list[list[Pose]] = [[] for _ in images]
+
+        def run(detector, share: list[int]) -> None:
+            for i in share:
+                out[i] = self._detect_with(detector, images[i])
+
+        parallel = []
+        for detector, share in zip(self._detectors, shares, strict=True):
+            if id(detector) in self._warmed:
+                parallel.append((detector, share))
+            else:
+                run(detector, share)
+        for job in [self._executor().submit(run, *args) for args in parallel]:
+            job.result()
+        return out
+
+    def _detect_with(self, detector, image: np.ndarray) -> list[Pose]:
+        with _native_stderr_silenced(id(detector) not in self._warmed):
+            result = detector.detect(self._image(image))
         if result.pose_landmarks:
-            self._detector_warm = True
+            self._warmed.add(id(detector))
         return [_to_pose(lms, image.shape) for lms in result.pose_landmarks]
 
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="handoff-cv-pose")
+        return self._pool
+
     def follow(self, key: int, image: np.ndarray, time_ms: int) -> Pose | None:
+        return self._follow_with(self._follower(key), key, image, time_ms)
+
+    def follow_many(self, requests: Sequence[FollowRequest]) -> list[Pose | None]:
+        """Each person's landmarker runs in a thread of its own: MediaPipe's inference of one
+        landmarker keeps about one core busy, so two people take the time of one on two
+        cores. Landmarkers on their first frames, which silence stderr (process-wide), run
+        one by one first."""
+        landmarkers = [self._follower(key) for key, _, _ in requests]
+        out: list[Pose | None] = [None] * len(requests)
+        parallel = []
+        for i, (landmarker, (key, image, time_ms)) in enumerate(
+            zip(landmarkers, requests, strict=True)
+        ):
+            if id(landmarker) in self._warmed and self._threads > 1 and len(requests) > 1:
+                parallel.append(i)
+            else:
+                out[i] = self._follow_with(landmarker, key, image, time_ms)
+        jobs = {
+            i: self._executor().submit(self._follow_with, landmarkers[i], *requests[i])
+            for i in parallel
+        }
+        for i, job in jobs.items():
+            out[i] = job.result()
+        return out
+
+    def _follower(self, key: int):
         landmarker = self._followers.get(key)
         if landmarker is None:
             # Creating a landmarker costs ~0.2 s: reuse one freed by an ended identity.
             landmarker = self._spare.pop() if self._spare else self._create_follower()
             self._followers[key] = landmarker
             self._pending_reset.add(key)
+        return landmarker
+
+    def _follow_with(self, landmarker, key: int, image: np.ndarray, time_ms: int) -> Pose | None:
         if key in self._pending_reset:
             self._pending_reset.discard(key)
             # An empty frame makes the landmarker drop what it was tracking, so the next
@@ -215,13 +294,16 @@ class MediaPipeBackend:
             self._pending_reset.discard(key)
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
         for landmarker in [*self._followers.values(), *self._spare]:
             landmarker.close()
         self._followers.clear()
         self._spare.clear()
-        if self._detector is not None:
-            self._detector.close()
-            self._detector = None
+        for detector in self._detectors:
+            detector.close()
+        self._detectors.clear()
 
     def __enter__(self) -> MediaPipeBackend:
         return self

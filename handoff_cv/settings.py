@@ -127,6 +127,18 @@ class TrackingSettings(Section):
         gt=0,
         description="Seconds between searches of the whole region for people not yet followed.",
     )
+    search_on_motion: bool = Field(
+        True,
+        description="Search for new people only while something moves that no followed person "
+        "explains (then every half detect_interval_s), and the whole region every "
+        "full_search_interval_s regardless; off: search every detect_interval_s.",
+    )
+    full_search_interval_s: float = Field(
+        2.0,
+        gt=0,
+        description="Seconds between searches made with search_on_motion on even when nothing "
+        "new moves (people standing still make no motion).",
+    )
     detect_tile_px: int = Field(
         0,
         ge=0,

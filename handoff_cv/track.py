@@ -5,8 +5,10 @@ Each followed person has a predicted box (constant velocity) and their own landm
 overlap at the pass keep their own landmarks. A search of the whole region of interest
 (:meth:`PoseBackend.detect`, tiled so small people are found) runs every
 ``detect_interval_s`` and whenever someone is lost; it starts new identities and re-attaches
-lost ones. Identities are confirmed after ``min_hits`` frames and ended after
-``max_missed_s`` unseen.
+lost ones. With ``search_on_motion``, it is left out while nothing moves that the people
+followed do not explain, and runs twice as often while something does, with a search of the
+whole region every ``full_search_interval_s`` regardless (:mod:`handoff_cv.activity`).
+Identities are confirmed after ``min_hits`` frames and ended after ``max_missed_s`` unseen.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from handoff_cv.activity import SearchGate
 from handoff_cv.appearance import appearance_distance, clothing_histogram
 from handoff_cv.geometry import Box, Crop, square_tiles
 from handoff_cv.pose import LANDMARK_INDEX, Pose, PoseBackend
@@ -147,6 +150,10 @@ class Tracker:
         self._ids = itertools.count()
         self._last_detect = -np.inf
         self._tracks: dict[int, Track] = {}
+        self._gate = (
+            SearchGate(settings.full_search_interval_s) if settings.search_on_motion else None
+        )
+        self._focus: list[Box] | None = None  # where something new moved, when it did
         self.detections_run = 0
         self.current_poses: list[Pose] = []
         """Everyone's pose in the last frame stepped (tentative identities too)."""
@@ -156,6 +163,12 @@ class Tracker:
         """Process one frame and return the confirmed poses decided by it."""
         poses = self._follow_all(frame)
         self._drop_duplicates(poses)
+        if self._gate is not None:
+            boxes = [
+                poses[c.key].box() if c.key in poses else c.predicted_box(frame.time_s)
+                for c in self._live
+            ]
+            self._gate.observe(frame.image, frame.time_s, boxes)
         if self._detection_due(frame.time_s, poses):
             self._detect_and_assign(frame, poses)
         self.current_poses = list(poses.values())
@@ -197,6 +210,7 @@ class Tracker:
             if hiding
             else {}
         )
+        requests, crops, predictions = [], [], []
         for cand in self._live:
             predicted = cand.predicted_box(frame.time_s)
             crop = Crop.around(predicted, self.crop_scale * cand.height)
@@ -205,7 +219,11 @@ class Tracker:
                 others = [v for k, v in trunks.items() if k != cand.key and v[0] is not None]
                 own = (*trunks[cand.key], cand.predicted_arms(frame.time_s))
                 image = hide_others(image, crop, others, own)
-            pose = self.backend.follow(cand.key, image, int(frame.time_s * 1000))
+            requests.append((cand.key, image, int(frame.time_s * 1000)))
+            crops.append(crop)
+            predictions.append(predicted)
+        found = self.backend.follow_many(requests) if requests else []
+        for cand, crop, predicted, pose in zip(self._live, crops, predictions, found, strict=True):
             if pose is None:
                 continue
             pose = pose.shifted(crop.x0, crop.y0)
@@ -238,17 +256,32 @@ class Tracker:
         since = time_s - self._last_detect
         interval = self.settings.detect_interval_s
         someone_lost = any(c.key not in poses for c in self._live)
-        return since >= interval or (someone_lost and since >= interval / 4)
+        self._focus = None
+        if someone_lost and since >= interval / 4:
+            return True
+        if self._gate is None:
+            return since >= interval
+        due = self._gate.due(self.roi, since, interval)
+        self._focus = self._gate.focus
+        return due
 
     def _detect(self, image: np.ndarray) -> list[Pose]:
         self.detections_run += 1
         x0, y0, x1, y1 = (int(v) for v in self.roi.as_array())
         sub = image[y0:y1, x0:x1]
+        focus = self._focus
         found: list[Pose] = []
         for tile in self._tile_sizes(sub.shape[0]):
-            for t in square_tiles(sub.shape[1], sub.shape[0], tile):
-                for pose in self.backend.detect(t.cut(sub)):
-                    found.append(pose.shifted(t.x0 + x0, t.y0 + y0))
+            tiles = [
+                t
+                for t in square_tiles(sub.shape[1], sub.shape[0], tile)
+                # nobody new can be in a small tile where nothing new moved
+                if focus is None or tile >= sub.shape[0] or _touches(t, focus, x0, y0)
+            ]
+            for t, poses in zip(
+                tiles, self.backend.detect_many([t.cut(sub) for t in tiles]), strict=True
+            ):
+                found += [pose.shifted(t.x0 + x0, t.y0 + y0) for pose in poses]
             if found:
                 break
         return _suppress_overlaps(found, self.settings.duplicate_distance)
@@ -370,6 +403,14 @@ def _draw_trunk(mask: np.ndarray, trunk: np.ndarray, height: float, value: int) 
     neck, hips, head = np.round(trunk).astype(int)
     cv2.line(mask, tuple(neck), tuple(hips), value, max(2, round(0.2 * height)))
     cv2.circle(mask, tuple(head), max(2, round(0.07 * height)), value, -1)
+
+
+def _touches(tile: Crop, boxes: list[Box], x0: float, y0: float) -> bool:
+    """Whether a tile of the region starting at (``x0``, ``y0``) overlaps any of ``boxes``
+    (frame pixels)."""
+    tx0, ty0 = tile.x0 + x0, tile.y0 + y0
+    tx1, ty1 = tx0 + tile.side, ty0 + tile.side
+    return any(b.x0 < tx1 and b.x1 > tx0 and b.y0 < ty1 and b.y1 > ty0 for b in boxes)
 
 
 def _suppress_overlaps(poses: list[Pose], distance: float) -> list[Pose]:

@@ -91,6 +91,12 @@ class ColourBoxBackend:
         self.detect_calls += 1
         return self._people(image)
 
+    def detect_many(self, images) -> list[list[Pose]]:
+        return [self.detect(image) for image in images]
+
+    def follow_many(self, requests) -> list[Pose | None]:
+        return [self.follow(*request) for request in requests]
+
     def follow(self, key: int, image: np.ndarray, time_ms: int) -> Pose | None:
         self.follow_calls += 1
         people = self._people(image)

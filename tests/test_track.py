@@ -213,3 +213,35 @@ def test_while_someone_is_followed_the_small_tiles_are_searched_only_now_and_the
     assert 1 <= fine_rounds <= rounds / 2  # not every time, as before
     assert fine_rounds <= rounds // FINE_SEARCH_EVERY + 1
     assert set(sides) == {900, 450}
+
+
+def test_searches_are_left_out_while_nothing_new_moves():
+    """One runner waits, another walks in at 1.5 s: with the motion gate the search runs
+    at the start, every full interval and while the newcomer moves, and the newcomer is
+    followed as soon as with a search every detect_interval_s."""
+    people = [Person(RED, 300, 60, 0), Person(BLUE, -30, 70, 200, appears_s=1.5)]
+    first_seen, searches = {}, {}
+    for gate in (True, False):
+        settings = TrackingSettings(search_on_motion=gate, full_search_interval_s=2.0)
+        tracker = Tracker(ColourBoxBackend([RED, BLUE]), settings, frame_size=SIZE)
+        frames = (Frame(i, i / FPS, render(people, i / FPS, SIZE)) for i in range(4 * FPS))
+        tracks = run_tracker(tracker, frames)
+        assert len(tracks) == 2
+        first_seen[gate] = min(t.poses[0].time_s for t in tracks if owner(t, people)[0] == 1)
+        searches[gate] = tracker.detections_run
+    assert first_seen[True] <= first_seen[False] + 0.05
+    assert searches[True] <= searches[False] / 2
+
+
+def test_a_search_asked_for_by_motion_tries_small_tiles_only_where_it_moved():
+    size = (1600, 900)
+    walker = Person(RED, 100, 400, 300, width=40, height=120, appears_s=0.5)  # 13% tall
+    frames = [Frame(i, i / FPS, render([walker], i / FPS, size)) for i in range(45)]
+    backend = _NearSightedBackend([RED])
+    tracker = Tracker(backend, TrackingSettings(), frame_size=size)
+    tracker.step(frames[0])  # the first search covers the whole empty frame at every size
+    whole = backend.detect_calls
+    tracks = run_tracker(tracker, iter(frames[1:]))
+    assert len(tracks) == 1 and tracks[0].poses[0].time_s <= 0.55  # found as it appeared
+    assert tracker.detections_run == 2
+    assert backend.detect_calls - whole <= whole / 2  # small tiles only around it
