@@ -3,11 +3,12 @@
 The tracker's search for people it does not follow yet is its dearest step (the detector
 and a landmark pass on every tile of the region). Most of the time there is nobody new: the
 runners it follows are the only things moving, or nothing moves at all. Comparing a small
-grey thumbnail of the frame with the one at the previous search, with the followed people's
-boxes (then and now) masked out, shows where someone new may be: a runner entering the
-shot, a coach walking in. The tracker searches only then, and regardless every
-``full_search_interval_s`` (people standing still make no motion) and whenever the motion
-is everywhere (a panning camera) or someone followed is lost.
+grey thumbnail of the frame with the one ``MOTION_LAG_S`` earlier, with the followed
+people's boxes (then and now) masked out, shows where someone new may be: a runner entering
+the shot, a coach walking in. The tracker searches then (twice as often as its interval,
+the small tiles only around the motion), and regardless every ``full_search_interval_s``
+(people standing still make no motion), at its interval while the motion is everywhere (a
+panning camera), and whenever someone followed is lost.
 """
 
 from __future__ import annotations
