@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from handoff_cv.geometry import Box
+from handoff_cv.geometry import Box, shrink
 
 THUMBNAIL_WIDTH = 320
 """Width of the grey thumbnails compared, in pixels."""
@@ -42,12 +42,8 @@ class Thumbnail:
 
     @classmethod
     def of(cls, image: np.ndarray, width: int = THUMBNAIL_WIDTH) -> Thumbnail:
-        h, w = image.shape[:2]
-        factor = max(1, w // width)
-        # a whole factor of the size resized takes OpenCV's fast path (4x faster)
-        whole = image[: h - h % factor, : w - w % factor]
-        small = cv2.resize(whole, (w // factor, h // factor), interpolation=cv2.INTER_AREA)
-        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        factor = max(1, image.shape[1] // width)
+        grey = cv2.cvtColor(shrink(image, factor), cv2.COLOR_RGB2GRAY)
         return cls(cv2.GaussianBlur(grey, (3, 3), 0), 1.0 / factor)
 
 
@@ -103,9 +99,8 @@ class SearchGate:
     still make no motion); while something moves outside the followed people's boxes,
     every half ``interval_s`` (a runner entering is found sooner); while the motion is
     everywhere (a moving camera: nothing can be told apart), every ``interval_s``; and not
-    at all while nothing new moves. Call
-    :meth:`observe` with every analysed frame, then :meth:`due`; after a search asked for
-    by motion, :attr:`focus` says where it moved.
+    at all while nothing new moves. Call :meth:`observe` with every analysed frame, then
+    :meth:`due`; after a search asked for by motion, :attr:`focus` says where it moved.
     """
 
     full_search_interval_s: float = 2.0

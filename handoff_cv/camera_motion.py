@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from handoff_cv.geometry import Box
+from handoff_cv.geometry import Box, shrink
 
 MAX_WIDTH = 640
 MIN_INLIERS = 15
@@ -108,13 +108,9 @@ class CameraMotionEstimator:
         return step, inliers
 
     def _prepare(self, image: np.ndarray, people: Sequence[Box]) -> tuple[np.ndarray, np.ndarray]:
-        # shrunk by a whole factor: OpenCV's fast block-averaging path (3x faster than an
-        # odd ratio); the pixels cut from the right and bottom edges are fewer than it
-        k = -(-image.shape[1] // MAX_WIDTH)
-        h, w = image.shape[0] // k * k, image.shape[1] // k * k
+        k = -(-image.shape[1] // MAX_WIDTH)  # a whole factor: see geometry.shrink
         self._scale = 1.0 / k
-        small = cv2.resize(image[:h, :w], (w // k, h // k), interpolation=cv2.INTER_AREA)
-        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        grey = cv2.cvtColor(shrink(image, k), cv2.COLOR_RGB2GRAY)
         mask = np.full(grey.shape, 255, np.uint8)
         for box in people:
             if not np.isfinite([box.x0, box.y0, box.x1, box.y1]).all():

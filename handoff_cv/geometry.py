@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 
@@ -115,3 +116,11 @@ def square_tiles(width: int, height: int, tile: int, overlap: float = 0.2) -> li
         return [round(v) for v in np.linspace(0, length - tile, n)]
 
     return [Crop(x, y, tile) for y in starts(height) for x in starts(width)]
+
+
+def shrink(image: np.ndarray, factor: int) -> np.ndarray:
+    """``image`` area-averaged ``factor`` times smaller. The last rows and columns that do not
+    fill a whole block are left out: a whole factor keeps OpenCV on its fast block-averaging
+    path (3-4x faster than an odd ratio)."""
+    h, w = image.shape[0] // factor * factor, image.shape[1] // factor * factor
+    return cv2.resize(image[:h, :w], (w // factor, h // factor), interpolation=cv2.INTER_AREA)

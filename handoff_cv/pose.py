@@ -135,8 +135,9 @@ class LandmarkerConfig:
 
 
 class MediaPipeBackend:
-    """MediaPipe Pose Landmarker (Tasks API): one IMAGE-mode detector, one VIDEO-mode
-    landmarker per followed person. Use as a context manager, or call :meth:`close`."""
+    """MediaPipe Pose Landmarker (Tasks API): IMAGE-mode detectors (a second one per extra
+    thread, made when tiles are searched at once), one VIDEO-mode landmarker per followed
+    person. Use as a context manager, or call :meth:`close`."""
 
     def __init__(self, config: LandmarkerConfig) -> None:
         _quiet_mediapipe_logs()
@@ -230,16 +231,16 @@ class MediaPipeBackend:
         landmarker keeps about one core busy, so two people take the time of one on two
         cores. Landmarkers on their first frames, which silence stderr (process-wide), run
         one by one first."""
+        if self._threads < 2 or len(requests) < 2:
+            return [self.follow(*request) for request in requests]
         landmarkers = [self._follower(key) for key, _, _ in requests]
         out: list[Pose | None] = [None] * len(requests)
         parallel = []
-        for i, (landmarker, (key, image, time_ms)) in enumerate(
-            zip(landmarkers, requests, strict=True)
-        ):
-            if id(landmarker) in self._warmed and self._threads > 1 and len(requests) > 1:
+        for i, (landmarker, request) in enumerate(zip(landmarkers, requests, strict=True)):
+            if id(landmarker) in self._warmed:
                 parallel.append(i)
             else:
-                out[i] = self._follow_with(landmarker, key, image, time_ms)
+                out[i] = self._follow_with(landmarker, *request)
         jobs = {
             i: self._executor().submit(self._follow_with, landmarkers[i], *requests[i])
             for i in parallel
