@@ -162,7 +162,7 @@ class Tracker:
     def step(self, frame: Frame) -> list[TrackedPose]:
         """Process one frame and return the confirmed poses decided by it."""
         poses = self._follow_all(frame)
-        self._drop_duplicates(poses)
+        self._drop_duplicates(poses, frame.time_s)
         if self._gate is not None:
             boxes = [
                 poses[c.key].box() if c.key in poses else c.predicted_box(frame.time_s)
@@ -240,14 +240,24 @@ class Tracker:
         ratio = box.height / max(predicted.height, 1.0)
         return shift < 0.6 * predicted.height and 0.5 < ratio < 2.0
 
-    def _drop_duplicates(self, poses: dict[int, Pose]) -> None:
-        """Two landmarkers on the same person: the younger identity loses this frame."""
-        order = [c.key for c in self._live if c.key in poses]  # oldest first
-        for i, a in enumerate(order):
-            for b in order[i + 1 :]:
-                if a in poses and b in poses and self._same_person(poses[a], poses[b]):
-                    del poses[b]
-                    self.backend.reset(b)
+    def _drop_duplicates(self, poses: dict[int, Pose], time_s: float) -> None:
+        """Two landmarkers on the same person: the one that jumped there loses this frame
+        (its pose is farther from where its own person was expected, in body heights), the
+        younger identity on a tie. At the pass, the outgoing runner's landmarker sliding
+        onto the incoming runner must not take the incoming runner's identity with it."""
+        live = [c for c in self._live if c.key in poses]  # oldest first
+        for i, a in enumerate(live):
+            for b in live[i + 1 :]:
+                if (
+                    a.key in poses
+                    and b.key in poses
+                    and self._same_person(poses[a.key], poses[b.key])
+                ):
+                    loser = (
+                        a if _jump(a, poses[a.key], time_s) > _jump(b, poses[b.key], time_s) else b
+                    )
+                    del poses[loser.key]
+                    self.backend.reset(loser.key)
 
     def _same_person(self, a: Pose, b: Pose) -> bool:
         return a.distance(b) < self.settings.duplicate_distance
@@ -403,6 +413,12 @@ def _draw_trunk(mask: np.ndarray, trunk: np.ndarray, height: float, value: int) 
     neck, hips, head = np.round(trunk).astype(int)
     cv2.line(mask, tuple(neck), tuple(hips), value, max(2, round(0.2 * height)))
     cv2.circle(mask, tuple(head), max(2, round(0.07 * height)), value, -1)
+
+
+def _jump(cand: _Candidate, pose: Pose, time_s: float) -> float:
+    """How far ``pose`` is from where ``cand`` was expected at ``time_s``, in body heights."""
+    predicted = np.array(cand.predicted_box(time_s).center)
+    return float(np.hypot(*(np.array(pose.box().center) - predicted)) / max(cand.height, 1.0))
 
 
 def _touches(tile: Crop, boxes: list[Box], x0: float, y0: float) -> bool:

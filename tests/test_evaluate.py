@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -136,6 +137,29 @@ def test_video_track_ids_are_mapped_to_the_true_runners(labels):
     swapped.loc[after, "track_id"] = swapped.loc[after, "track_id"].map({7: 3, 3: 7})
     row = compare_video_clip([pred], lab, swapped, truth)[0]
     assert row["identity_swap"] is True
+
+
+def test_tracks_are_paired_with_runners_one_to_one():
+    """Two runners side by side: a track whose hips are drawn a little toward the other
+    runner, nearer them than to its own, still follows its own while the other track
+    follows the other runner (one-to-one pairing); alone, it is taken for the other."""
+    from handoff_cv.evaluate import identify_tracks
+    from handoff_cv.landmarks import LANDMARK_NAMES
+
+    def table(hips_x: dict[int, float]) -> pd.DataFrame:
+        rows = []
+        for track, x in hips_x.items():
+            for name in LANDMARK_NAMES:
+                y = 100.0 if name.endswith("shoulder") else 200.0  # torso 100 px
+                rows.append({"frame": 0, "track_id": track, "landmark": name, "x_px": x, "y_px": y})
+        return pd.DataFrame(rows)
+
+    truth = table({0: 500.0, 1: 560.0})  # hips 0.6 torso apart
+    # track 8 follows runner 1 but its pose is off by 40 px toward runner 0: 20 px from it
+    both = identify_tracks(table({9: 505.0, 8: 520.0}), truth)
+    assert dict(zip(both["track_id"], both["true_track_id"], strict=True)) == {9: 0, 8: 1}
+    alone = identify_tracks(table({8: 520.0}), truth)
+    assert alone["true_track_id"].tolist() == [0]
 
 
 def test_a_group_with_every_exchange_missed_still_gets_its_row(labels):

@@ -245,3 +245,38 @@ def test_a_search_asked_for_by_motion_tries_small_tiles_only_where_it_moved():
     assert len(tracks) == 1 and tracks[0].poses[0].time_s <= 0.55  # found as it appeared
     assert tracker.detections_run == 2
     assert backend.detect_calls - whole <= whole / 2  # small tiles only around it
+
+
+class SlidingBackend(ColourBoxBackend):
+    """The first person's landmarker slides onto whoever else is in its crop during
+    ``window`` (seconds), as MediaPipe's does onto the runner alongside at the pass."""
+
+    def __init__(self, colours, window: tuple[float, float]) -> None:
+        super().__init__(colours)
+        self.window = window
+        self.first_key: int | None = None
+
+    def follow(self, key: int, image: np.ndarray, time_ms: int) -> Pose | None:
+        if self.first_key is None:
+            self.first_key = key
+        if key == self.first_key and self.window[0] <= time_ms / 1000 < self.window[1]:
+            others = ColourBoxBackend(self.colours[1:])._people(image)
+            if others:
+                self.last[key] = np.array(others[0].box().center)
+                return others[0]
+        return super().follow(key, image, time_ms)
+
+
+def test_a_landmarker_sliding_onto_the_other_runner_does_not_take_their_identity():
+    """At the pass the outgoing runner's landmarker (the older identity) jumps onto the
+    incoming runner beside them: the identity whose pose jumped loses the duplicate, not the
+    younger one, so neither identity moves to the other runner."""
+    people = [Person(BLUE, 300, 100, 60), Person(RED, 20, 110, 300, appears_s=0.5)]
+    backend = SlidingBackend([p.color for p in people], window=(1.6, 1.7))
+    tracker = Tracker(backend, TrackingSettings(), frame_size=SIZE, crop_scale=1.6)
+    frames = (Frame(i, i / FPS, render(people, i / FPS, SIZE)) for i in range(int(2.2 * FPS)))
+    tracks = run_tracker(tracker, frames)
+    assert len(tracks) == 2
+    for track in tracks:
+        owners = owner(track, people)
+        assert len(set(owners)) == 1, f"track {track.track_id} switched person: {owners}"
