@@ -162,7 +162,14 @@ class TrackingSettings(Section):
         0.08,
         gt=0,
         description="Two identities whose landmarks lie closer than this (mean distance, in body "
-        "heights) follow the same person: the younger one is dropped for that frame.",
+        "heights) follow the same person: the one that jumped there (farther from where its "
+        "person was expected) is dropped for that frame.",
+    )
+    search_behind: bool = Field(
+        True,
+        description="When a search finds nobody new, search again around each person followed "
+        "with the people followed painted out: the pose detector takes two overlapping people "
+        "(runners side by side seen end-on) for one.",
     )
     hide_others: bool = Field(
         False,

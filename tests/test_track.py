@@ -202,7 +202,8 @@ def test_while_someone_is_followed_the_small_tiles_are_searched_only_now_and_the
     sides: list[int] = []
     detect = backend.detect
     backend.detect = lambda image: sides.append(image.shape[0]) or detect(image)
-    tracker = Tracker(backend, TrackingSettings(), frame_size=size)
+    # the search around the runner followed for someone behind them is another crop size
+    tracker = Tracker(backend, TrackingSettings(search_behind=False), frame_size=size)
     frames = (Frame(i, i / FPS, render(people, i / FPS, size)) for i in range(3 * FPS))
     tracks = run_tracker(tracker, frames)
     assert len(tracks) == 1 and len(tracks[0].poses) >= 3 * FPS - 2  # followed throughout
@@ -280,3 +281,51 @@ def test_a_landmarker_sliding_onto_the_other_runner_does_not_take_their_identity
     for track in tracks:
         owners = owner(track, people)
         assert len(set(owners)) == 1, f"track {track.track_id} switched person: {owners}"
+
+
+class _MergingBackend(ColourBoxBackend):
+    """Like MediaPipe's pose detector, sees two people side by side as one (the first);
+    a landmarker starting on a crop takes the person nearest the crop's centre; the
+    corners of a box left around a painted-out pose are not a person."""
+
+    def _people(self, image: np.ndarray) -> list[Pose]:
+        whole = []
+        for colour in self.colours:
+            mask = np.all(image == colour, axis=-1)
+            ys, xs = np.nonzero(mask)
+            box_area = (np.ptp(xs) + 1) * (np.ptp(ys) + 1) if len(xs) else 0
+            if len(xs) >= 40 and len(xs) >= 0.5 * box_area:
+                whole += ColourBoxBackend([colour])._people(image)
+        return whole
+
+    def detect(self, image: np.ndarray) -> list[Pose]:
+        self.detect_calls += 1
+        people = self._people(image)
+        if len(people) == 2 and people[0].distance(people[1]) < 1.0:
+            return people[:1]
+        return people
+
+    def follow(self, key: int, image: np.ndarray, time_ms: int) -> Pose | None:
+        if key not in self.last:
+            centre = np.array(image.shape[1::-1]) / 2
+            people = self._people(image)
+            if people:
+                nearest = min(people, key=lambda p: np.linalg.norm(p.box().center - centre))
+                self.last[key] = np.array(nearest.box().center)
+        return super().follow(key, image, time_ms)
+
+
+def test_a_runner_the_detector_merges_with_the_one_beside_is_found_behind_them():
+    """Two runners side by side (end-on) are one detection: the search around the runner
+    followed, with them painted out, finds the other; without it only one is followed."""
+    people = [Person(RED, 300, 60, 20), Person(BLUE, 334, 64, 20)]
+    found = {}
+    for behind in (True, False):
+        backend = _MergingBackend([RED, BLUE])
+        tracker = Tracker(backend, TrackingSettings(search_behind=behind), frame_size=SIZE)
+        frames = (Frame(i, i / FPS, render(people, i / FPS, SIZE)) for i in range(2 * FPS))
+        tracks = run_tracker(tracker, frames)
+        found[behind] = sorted(owner(t, people)[0] for t in tracks)
+        for track in tracks:
+            assert len(set(owner(track, people))) == 1
+    assert found == {True: [0, 1], False: [0]}
