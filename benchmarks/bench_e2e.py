@@ -38,6 +38,7 @@ from handoff_cv.evaluate import (
     identify_tracks,
     settings_from_labels,
     summarise,
+    tracking_figures,
 )
 from handoff_cv.labels import ClipLabels
 from handoff_cv.settings import Settings
@@ -97,7 +98,18 @@ def score_case(args: tuple[Path, dict, bool]) -> tuple[list[dict], pd.DataFrame,
         for row in rows:
             row.update(failure=exc.one_line(), analysis_s=np.nan, frames=labels.frame_count)
         holders = compare_holders([], pd.DataFrame(), baton_truth, pd.DataFrame(), labels)
-        return rows, holders, {"clip": labels.clip, "true_colour": colour}
+        nobody = pd.DataFrame({"frame": [], "track_id": [], "true_track_id": []})
+        truth = load_landmarks(folder / "truth.parquet")
+        return (
+            rows,
+            holders,
+            {
+                "clip": labels.clip,
+                "view": labels.camera.view,
+                "true_colour": colour,
+                **tracking_figures(nobody, truth),
+            },
+        )
     seconds = np.nan if reuse else time.perf_counter() - started
     truth = load_landmarks(folder / "truth.parquet")
     rows = compare_video_clip(result.exchanges, labels, result.landmarks, truth)
@@ -112,11 +124,33 @@ def score_case(args: tuple[Path, dict, bool]) -> tuple[list[dict], pd.DataFrame,
     detection = {
         "clip": labels.clip,
         "view": labels.camera.view,
+        **tracking_figures(identities, truth),
         "true_colour": colour,
         "learned_colour": result.baton.attrs.get("baton_colour") if len(result.baton) else None,
         **(baton_detection(result.baton, baton_truth) if len(result.baton) else {}),
     }
     return rows, holders, detection
+
+
+def tracker_lines(detection: pd.DataFrame) -> list[str]:
+    """Runner-frames followed and identity switches, overall and by view (tracks paired
+    with the true runners one to one per frame)."""
+    if "runner_frames" not in detection:
+        return ["- No clip tracked."]
+    sums = detection.groupby("view")[["runner_frames", "runner_frames_tracked", "id_switches"]]
+    lines = [
+        f"- Runner-frames followed by a track paired with that runner: "
+        f"{detection['runner_frames_tracked'].sum() / detection['runner_frames'].sum():.1%} "
+        f"(of {int(detection['runner_frames'].sum())}); identity switches (a runner's track "
+        f"changes between frames it is followed in): {int(detection['id_switches'].sum())}.",
+        "",
+        "| view | runner-frames followed | identity switches |",
+        "| --- | ---: | ---: |",
+    ]
+    for view, row in sums.sum().iterrows():
+        share = row["runner_frames_tracked"] / row["runner_frames"]
+        lines.append(f"| {view} | {share:.1%} | {int(row['id_switches'])} |")
+    return lines
 
 
 def main() -> None:
@@ -165,6 +199,7 @@ def main() -> None:
         speed,
         "",
     ]
+    text += ["### The tracker", "", *tracker_lines(detection), ""]
     text += ["### The baton", "", *baton_lines(rows, holders, detection)]
     text += breakdown_tables(rows, HEADLINE, ["view", "hands", "relay"])
     (args.out / f"e2e_rendered{tag}.md").write_text("\n".join(text))

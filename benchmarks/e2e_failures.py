@@ -1,7 +1,7 @@
 """Draw the frames around the pass of rendered cases where the pipeline failed, with what the
 tracker saw: each track's skeleton in its own colour, the true wrists as white dots. Run::
 
-    .venv/bin/python benchmarks/e2e_failures.py rendered_0016 rendered_0001 \
+    .venv/bin/python benchmarks/e2e_failures.py rendered_0038 rendered_0001 \
         -o docs/figures/e2e_failures.png
 
 Cases come from benchmarks/data/rendered-0/ (render them with bench_e2e.py first).

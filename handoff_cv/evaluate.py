@@ -464,6 +464,24 @@ def identify_tracks(predicted: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFram
     return pd.concat(rows, ignore_index=True)
 
 
+def tracking_figures(identities: pd.DataFrame, truth: pd.DataFrame) -> dict[str, int]:
+    """The tracker's own figures on a clip with known runners (``identities`` from
+    :func:`identify_tracks`, ``truth`` the true landmark table): ``runner_frames`` (frames
+    times true runners), ``runner_frames_tracked`` (those where a track is paired with the
+    runner) and ``id_switches`` (times a runner's paired track changes from one tracked
+    frame to the next, as CLEAR-MOT counts them)."""
+    paired = identities[identities["true_track_id"] >= 0].sort_values("frame")
+    switches = 0
+    for _, runner in paired.groupby("true_track_id"):
+        tracks = runner["track_id"].to_numpy()
+        switches += int((tracks[1:] != tracks[:-1]).sum())
+    return {
+        "runner_frames": int(truth.groupby("track_id")["frame"].nunique().sum()),
+        "runner_frames_tracked": len(paired),
+        "id_switches": switches,
+    }
+
+
 def track_mapping(identities: pd.DataFrame) -> dict[int, int]:
     """Each predicted track's true track: the one it follows in most of its frames."""
     known = identities[identities["true_track_id"] >= 0]

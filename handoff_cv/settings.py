@@ -167,9 +167,9 @@ class TrackingSettings(Section):
     )
     search_behind: bool = Field(
         True,
-        description="When a search finds nobody new, search again around each person followed "
-        "with the people followed painted out: the pose detector takes two overlapping people "
-        "(runners side by side seen end-on) for one.",
+        description="At each search, search again around each person followed or just found, "
+        "with them painted out: the pose detector takes two overlapping people (runners side "
+        "by side seen end-on) for one.",
     )
     hide_others: bool = Field(
         False,

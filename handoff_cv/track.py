@@ -8,7 +8,10 @@ overlap at the pass keep their own landmarks. A search of the whole region of in
 lost ones. With ``search_on_motion``, it is left out while nothing moves that the people
 followed do not explain, and runs twice as often while something does, with a search of the
 whole region every ``full_search_interval_s`` regardless (:mod:`handoff_cv.activity`).
-Identities are confirmed after ``min_hits`` frames and ended after ``max_missed_s`` unseen.
+With ``search_behind``, each search also looks around everyone followed or just found with
+them painted out, for a runner the detector took for one with them. Two landmarkers on one
+person: the one that jumped there loses the frame. Identities are confirmed after
+``min_hits`` frames and ended after ``max_missed_s`` unseen.
 """
 
 from __future__ import annotations

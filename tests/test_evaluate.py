@@ -171,3 +171,23 @@ def test_a_group_with_every_exchange_missed_still_gets_its_row(labels):
     assert by_hands.loc["R->L", "hands_correct"] == 1.0
     table = format_table(by_hands, ["exchanges", "missed", "hands_correct"])
     assert "| R->R | 1 | 1 | – |" in table
+
+
+def test_tracking_figures_count_followed_runner_frames_and_switches():
+    from handoff_cv.evaluate import tracking_figures
+
+    truth = pd.DataFrame({"frame": [0, 1, 2, 3] * 2, "track_id": [0] * 4 + [1] * 4})
+    identities = pd.DataFrame(
+        {
+            "frame": [0, 1, 2, 3, 0, 1, 3, 2],
+            # runner 0: track 5, then 6 from frame 2 (one switch); runner 1: track 6 at
+            # frames 0 and 1, unseen at 2, track 7 at 3 (a second switch); a bystander
+            "track_id": [5, 5, 6, 6, 6, 6, 7, 9],
+            "true_track_id": [0, 0, 0, 0, 1, 1, 1, -1],
+        }
+    )
+    assert tracking_figures(identities, truth) == {
+        "runner_frames": 8,
+        "runner_frames_tracked": 7,
+        "id_switches": 2,
+    }
