@@ -59,9 +59,17 @@ def main() -> None:
     parser.add_argument("--model", default="full")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--scan-fps", type=float, default=10.0)
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="settings for every handoff-cv run (e.g. tracking.search_behind=false)",
+    )
     args = parser.parse_args()
 
-    settings = Settings().with_overrides({"pose.model": args.model})
+    overrides = dict(item.split("=", 1) for item in args.set)
+    settings = Settings().with_overrides({"pose.model": args.model, **overrides})
     bare = settings.with_overrides({"video.camera_motion": "off", "baton.colour": "off"})
     scan = settings.with_overrides({"video.scan_fps": args.scan_fps})
     raw_times, track_times, bare_times, scan_times, raw_scan_times = [], [], [], [], []

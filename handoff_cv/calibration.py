@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from handoff_cv.errors import ConfigError
+from handoff_cv.geometry import Box
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,45 @@ class ZoneCalibration:
         pts = np.asarray(points_m, dtype=np.float64).reshape(-1, 1, 2)
         ideal = cv2.perspectiveTransform(pts, inverse)[:, 0]
         return ideal if self.lens is None else self.lens.distort(ideal)
+
+
+def zone_region_px(
+    calibration: ZoneCalibration,
+    before_m: float = 20.0,
+    after_m: float = 10.0,
+    lanes_aside: float = 1.0,
+    height_m: float = 2.3,
+) -> Box | None:
+    """The part of the frame where a runner of the zone's lane can be, from ``before_m``
+    before the zone (the incoming runner's last strides before the pass) to ``after_m``
+    after it, ``lanes_aside`` lanes to either side, up to ``height_m`` above the track, with a
+    tenth of its height to spare; it reaches the frame's edge wherever that volume leaves the
+    frame. None when no camera fits the zone (:attr:`ZoneCalibration.camera`) or the volume
+    is out of view."""
+    camera, size = calibration.camera, calibration.frame_size
+    if camera is None or size is None:
+        return None
+    width, height = size
+    half = calibration.lane_width_m * (0.5 + lanes_aside)
+    along = np.arange(-before_m, calibration.zone_length_m + after_m + 0.25, 0.5)
+    grid = np.array([(x, y, z) for x in along for y in (-half, half) for z in (0.0, height_m)])
+    depth = ((grid - camera.centre_m) @ camera.rotation.T)[:, 2]
+    ideal = camera.project(grid[depth > 0.5])
+    beyond = [ideal[:, 0] < 0, ideal[:, 1] < 0, ideal[:, 0] > width, ideal[:, 1] > height]
+    inside = ~np.any(beyond, axis=0)
+    if not inside.any():
+        return None
+    # only points in the frame go through the lens: its polynomial folds back far outside
+    px = ideal[inside] if calibration.lens is None else calibration.lens.distort(ideal[inside])
+    (x0, y0), (x1, y1) = px.min(axis=0), px.max(axis=0)
+    pad = 0.1 * (y1 - y0)
+    left, top, right, bottom = (bool(b.any()) for b in beyond)
+    return Box(
+        0.0 if left else float(x0 - pad),
+        0.0 if top else float(y0 - pad),
+        float(width) if right else float(x1 + pad),
+        float(height) if bottom else float(y1 + pad),
+    ).clip(width, height)
 
 
 @dataclass(frozen=True)

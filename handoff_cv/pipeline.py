@@ -21,8 +21,9 @@ import pandas as pd
 from handoff_cv import __version__
 from handoff_cv import landmarks as lm
 from handoff_cv.baton import BATON_TABLE, BatonFinder, write_baton_table
+from handoff_cv.calibration import zone_region_px
 from handoff_cv.camera_motion import MOTION_TABLE, CameraMotionEstimator, write_motion_table
-from handoff_cv.errors import NoPersonError
+from handoff_cv.errors import ConfigError, NoPersonError
 from handoff_cv.geometry import Box
 from handoff_cv.models import model_path, sha256_of
 from handoff_cv.outputs import staged_output, write_json_atomic
@@ -261,17 +262,35 @@ def write_track_outputs(result: TrackResult, settings: Settings, out: Path) -> P
 
 def _roi_box(settings: Settings, info: VideoInfo) -> Box | None:
     if settings.video.roi is None:
-        return None
+        return _zone_roi(settings, info) if settings.video.roi_from_zone else None
     x, y, w, h = settings.video.roi
     box = Box(x, y, x + w, y + h).clip(info.width, info.height)
     if box.area <= 0:
-        from handoff_cv.errors import ConfigError
-
         raise ConfigError(
             f"--video-roi {x},{y},{w},{h} lies outside the {info.width}x{info.height} frame",
             "Give x,y,width,height inside the upright frame",
         )
     return box
+
+
+def _zone_roi(settings: Settings, info: VideoInfo) -> Box:
+    from handoff_cv.analyze import calibration_from  # analyze builds on this module
+
+    calibration = calibration_from(settings, info.size)
+    if calibration is None:
+        raise ConfigError(
+            "--video-roi-from-zone needs the exchange zone's corners in the image",
+            "Give --calibration-zone-corners (or 'handoff-cv calibrate'), or a --video-roi",
+        )
+    region = zone_region_px(calibration)
+    if region is None or region.area <= 0:
+        raise ConfigError(
+            "no camera fits the zone's corners, so the region the runners can be in is unknown",
+            "Check the corners' order (start-right, end-right, end-left, start-left) or give "
+            "a --video-roi x,y,width,height",
+        )
+    log.info("searching only the zone's region %s", region)
+    return region
 
 
 def _expected_frames(info: VideoInfo, settings: Settings) -> int | None:

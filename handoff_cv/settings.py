@@ -54,6 +54,12 @@ class VideoSettings(Section):
         description="Region of interest 'x,y,width,height' in pixels of the upright frame; "
         "people are only searched for inside it, so the rest of the frame costs nothing.",
     )
+    roi_from_zone: bool = Field(
+        False,
+        description="Without a roi: search only where a runner of the calibrated zone's lane "
+        "can be (20 m before the zone to 10 m after it, a lane to either side), from the "
+        "camera recovered from the zone's corners. For a fixed camera filming a wider view.",
+    )
     start_s: float = Field(0.0, ge=0, description="Skip the video before this time (seconds).")
     end_s: float | None = Field(
         None, gt=0, description="Stop reading at this time (seconds); empty reads to the end."
@@ -167,9 +173,10 @@ class TrackingSettings(Section):
     )
     search_behind: bool = Field(
         True,
-        description="At each search, search again around each person followed or just found, "
-        "with them painted out: the pose detector takes two overlapping people (runners side "
-        "by side seen end-on) for one.",
+        description="At the searches that look closely (while nobody is confirmed, then every "
+        "third), search again around each person followed or just found, with them painted "
+        "out: the pose detector takes two overlapping people (runners side by side seen "
+        "end-on) for one.",
     )
     hide_others: bool = Field(
         False,

@@ -8,10 +8,10 @@ overlap at the pass keep their own landmarks. A search of the whole region of in
 lost ones. With ``search_on_motion``, it is left out while nothing moves that the people
 followed do not explain, and runs twice as often while something does, with a search of the
 whole region every ``full_search_interval_s`` regardless (:mod:`handoff_cv.activity`).
-With ``search_behind``, each search also looks around everyone followed or just found with
-them painted out, for a runner the detector took for one with them. Two landmarkers on one
-person: the one that jumped there loses the frame. Identities are confirmed after
-``min_hits`` frames and ended after ``max_missed_s`` unseen.
+With ``search_behind``, the searches that look closely also look around everyone followed
+or just found with them painted out, for a runner the detector took for one with them. Two
+landmarkers on one person: the one that jumped there loses the frame. Identities are
+confirmed after ``min_hits`` frames and ended after ``max_missed_s`` unseen.
 """
 
 from __future__ import annotations
@@ -314,13 +314,19 @@ class Tracker:
         if self.settings.detect_tile_px:
             return [self.settings.detect_tile_px]
         heights = [c.height for c in self._live if c.track_id is not None]
-        if heights and self.detections_run % FINE_SEARCH_EVERY:
+        if not self._fine_search():
             return [height]  # someone is followed: the finer tiles only every few searches
         floor = max(256, 2 * min(heights)) if heights else 256
         sizes = [height]
         while sizes[-1] // 2 >= floor:
             sizes.append(sizes[-1] // 2)
         return sizes
+
+    def _fine_search(self) -> bool:
+        """Whether the search under way looks closely (small tiles, behind people): always
+        while nobody is confirmed, else every ``FINE_SEARCH_EVERY``-th search."""
+        confirmed = any(c.track_id is not None for c in self._live)
+        return not confirmed or self.detections_run % FINE_SEARCH_EVERY == 0
 
     def _detect_and_assign(self, frame: Frame, poses: dict[int, Pose]) -> None:
         self._last_detect = frame.time_s
@@ -329,7 +335,7 @@ class Tracker:
             for d in self._detect(frame.image)
             if all(d.distance(p) >= 2 * self.settings.duplicate_distance for p in poses.values())
         ]
-        if self.settings.search_behind:
+        if self.settings.search_behind and self._fine_search():
             detections += self._detect_behind(frame.image, [*poses.values(), *detections])
         lost = [c for c in self._live if c.key not in poses]
         for cand, det in _match(lost, detections, frame.time_s, self.settings.match_iou):

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import handoff_cv as hcv
 from handoff_cv.analyze import calibration_from
 from handoff_cv.calibrate import LANE_COLOUR
-from handoff_cv.calibration import LensDistortion, ZoneCalibration, split_marks
+from handoff_cv.calibration import LensDistortion, ZoneCalibration, split_marks, zone_region_px
 from handoff_cv.cli import app
 from handoff_cv.errors import ConfigError
 from handoff_cv.evaluate import settings_from_labels
@@ -86,6 +86,39 @@ def test_the_camera_is_recovered_from_the_zone_and_places_points_above_the_track
         np.testing.assert_allclose(cal.along_lane_at(seen, 0.3), INSIDE_M[:, 0], atol=0.02)
         # read as if on the ground, the same points land metres off at the frame's edges
         assert np.abs(cal.to_track(seen)[:, 0] - INSIDE_M[:, 0]).max() > 0.5
+
+
+def test_the_zone_region_holds_the_lane_runners_and_not_the_stands():
+    """The part of the frame searched with video.roi_from_zone: runners of the zone's lane and
+    the lanes beside it, 15 m before the zone to 8 m after it, head to foot, are inside
+    wherever the lens sees them; a spectator high in the far stands is not."""
+    camera = wide_lens_camera()
+    corners_px, _ = camera.project(ground(CORNERS_M))
+    cal = ZoneCalibration.from_corners(
+        corners_px, 30.0, lens=as_half_diagonal(camera), frame_size=(W, H)
+    )
+    region = zone_region_px(cal)
+    assert region is not None
+    assert 0 <= region.x0 < region.x1 <= W and 0 <= region.y0 < region.y1 <= H
+    assert region.area < 0.6 * W * H  # the sky and the stands are left out
+    runners = np.array(
+        [(x, y, z) for x in (-15, 0, 15, 30, 38) for y in (-1.5, 0, 1.5) for z in (0, 1, 1.8)]
+    )
+    seen, _ = camera.project(runners.astype(float))
+    in_frame = (seen[:, 0] >= 0) & (seen[:, 0] < W) & (seen[:, 1] >= 0) & (seen[:, 1] < H)
+    assert in_frame.sum() >= 20  # the others are out of the lens's view
+    seen = seen[in_frame]
+    inside = (
+        (seen[:, 0] >= region.x0)
+        & (seen[:, 0] <= region.x1)
+        & (seen[:, 1] >= region.y0)
+        & (seen[:, 1] <= region.y1)
+    )
+    assert inside.all()
+    spectator, _ = camera.project(np.array([[15.0, 30.0, 8.0]]))
+    assert spectator[0, 1] < region.y0
+    no_camera = ZoneCalibration.from_corners(corners_px, 30.0, lens=as_half_diagonal(camera))
+    assert zone_region_px(no_camera) is None  # without the frame size
 
 
 def test_no_camera_without_the_frame_size_or_from_a_homography_no_camera_makes():

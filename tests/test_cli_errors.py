@@ -100,6 +100,12 @@ def test_bad_option_values(make_video, tmp_path, option, value, needle):
     assert_no_output(tmp_path / "o")
 
 
+def test_roi_from_a_zone_that_is_not_given(make_video, tmp_path):
+    result = run("track", str(make_video()), "-o", str(tmp_path / "o"), "--video-roi-from-zone")
+    assert_one_line_error(result, "zone's corners")
+    assert_no_output(tmp_path / "o")
+
+
 def test_bad_config_file(make_video, tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text("[tracking\n")
