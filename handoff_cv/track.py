@@ -330,11 +330,7 @@ class Tracker:
 
     def _detect_and_assign(self, frame: Frame, poses: dict[int, Pose]) -> None:
         self._last_detect = frame.time_s
-        detections = [
-            d
-            for d in self._detect(frame.image)
-            if all(d.distance(p) >= 2 * self.settings.duplicate_distance for p in poses.values())
-        ]
+        detections = self._unknown(self._detect(frame.image), list(poses.values()))
         if self.settings.search_behind and self._fine_search():
             detections += self._detect_behind(frame.image, [*poses.values(), *detections])
         lost = [c for c in self._live if c.key not in poses]
@@ -363,13 +359,16 @@ class Tracker:
             for crop, poses_in in zip(crops, self.backend.detect_many(images), strict=True)
             for pose in poses_in
         ]
-        new = [
-            d
-            for d in found
-            if all(d.distance(k) >= 2 * self.settings.duplicate_distance for k in known)
-            and self.roi.x0 <= d.box().center[0] <= self.roi.x1
-        ]
+        new = [d for d in self._unknown(found, known) if self._in_roi(d.box().center)]
         return _suppress_overlaps(new, self.settings.duplicate_distance)
+
+    def _unknown(self, found: list[Pose], known: list[Pose]) -> list[Pose]:
+        """The poses of ``found`` that are none of the ``known`` people."""
+        far = 2 * self.settings.duplicate_distance
+        return [d for d in found if all(d.distance(k) >= far for k in known)]
+
+    def _in_roi(self, point: tuple[float, float]) -> bool:
+        return self.roi.x0 <= point[0] <= self.roi.x1 and self.roi.y0 <= point[1] <= self.roi.y1
 
     def _update_states(self, frame: Frame, poses: dict[int, Pose]) -> list[TrackedPose]:
         emitted: list[TrackedPose] = []
@@ -398,8 +397,7 @@ class Tracker:
         unseen = time_s - cand.last_time
         if cand.track_id is None:  # tentative: one miss ends it
             return unseen == 0
-        cx, cy = cand.predicted_box(time_s).center
-        inside = self.roi.x0 <= cx <= self.roi.x1 and self.roi.y0 <= cy <= self.roi.y1
+        inside = self._in_roi(cand.predicted_box(time_s).center)
         return unseen <= self.settings.max_missed_s and inside
 
     def _flush(self, cand: _Candidate) -> list[TrackedPose]:
@@ -438,11 +436,7 @@ def hide_others(
     limb = max(2, round(0.12 * height))  # arms swing fast: a wide margin around them
     for arm in arms:
         cv2.polylines(mask, [np.round(arm - offset).astype(np.int32)], False, 0, limb)
-    if not mask.any():
-        return image
-    out = image.copy()
-    out[mask > 0] = np.median(image.reshape(-1, image.shape[-1]), axis=0).astype(image.dtype)
-    return out
+    return _cover(image, mask)
 
 
 def paint_out(image: np.ndarray, crop: Crop, people: list[Pose]) -> np.ndarray:
@@ -457,6 +451,11 @@ def paint_out(image: np.ndarray, crop: Crop, people: list[Pose]) -> np.ndarray:
         cv2.fillConvexPoly(hull, cv2.convexHull(np.round(xy).astype(np.int32)), 255)
         margin = max(3, round(0.1 * pose.box().height))
         mask |= cv2.dilate(hull, np.ones((margin, margin), np.uint8))
+    return _cover(image, mask)
+
+
+def _cover(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``image`` with the pixels under ``mask`` painted in the image's median colour."""
     if not mask.any():
         return image
     out = image.copy()
