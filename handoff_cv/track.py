@@ -243,10 +243,8 @@ class Tracker:
 
     @staticmethod
     def _plausible(pose: Pose, predicted: Box) -> bool:
-        box = pose.box()
-        shift = np.hypot(*(np.array(box.center) - np.array(predicted.center)))
-        ratio = box.height / max(predicted.height, 1.0)
-        return shift < 0.6 * predicted.height and 0.5 < ratio < 2.0
+        ratio = pose.box().height / max(predicted.height, 1.0)
+        return _centre_shift(pose, predicted) < 0.6 * predicted.height and 0.5 < ratio < 2.0
 
     def _drop_duplicates(self, poses: dict[int, Pose], time_s: float) -> None:
         """Two landmarkers on the same person: the one that jumped there loses this frame
@@ -470,10 +468,14 @@ def _draw_trunk(mask: np.ndarray, trunk: np.ndarray, height: float, value: int) 
     cv2.circle(mask, tuple(head), max(2, round(0.07 * height)), value, -1)
 
 
+def _centre_shift(pose: Pose, predicted: Box) -> float:
+    """Pixels from the centre of ``predicted`` to the centre of ``pose``'s box."""
+    return float(np.hypot(*(np.array(pose.box().center) - np.array(predicted.center))))
+
+
 def _jump(cand: _Candidate, pose: Pose, time_s: float) -> float:
     """How far ``pose`` is from where ``cand`` was expected at ``time_s``, in body heights."""
-    predicted = np.array(cand.predicted_box(time_s).center)
-    return float(np.hypot(*(np.array(pose.box().center) - predicted)) / max(cand.height, 1.0))
+    return _centre_shift(pose, cand.predicted_box(time_s)) / max(cand.height, 1.0)
 
 
 def _touches(tile: Crop, boxes: list[Box], x0: float, y0: float) -> bool:
