@@ -354,6 +354,11 @@ HOLD_WINDOW_S = 0.2
 HOLD_TAU_S = 0.1
 
 
+CONTACT_HOLD_S = 0.1
+"""The contact is sought as the closest stretch of this long: the shortest handovers last
+about 0.1 s (three frames at 30 fps), so the stretch never spans more than one contact."""
+
+
 def baton_hands_m(
     a: TrackKinematics,
     b: TrackKinematics,
@@ -387,10 +392,20 @@ def _meet(d: np.ndarray, lo: int, hi: int, settings: ExchangeSettings) -> bool:
     )
 
 
-def _contact_window(d: np.ndarray, lo: int, hi: int, pad: int):
-    """Frames of the hands-together plateau, its floor and the flanks' tops."""
+def _contact_window(
+    d: np.ndarray, lo: int, hi: int, pad: int, hold: int = 1, seen: np.ndarray | None = None
+):
+    """Frames of the hands-together plateau, its floor and the flanks' tops.
+
+    The plateau is sought around the lowest ``hold``-frame stretch of ``d`` in frames where
+    both runners were ``seen``, not its lowest frame: as a runner leaves the picture or two
+    bodies tangle, one frame's landmarks (or a gap filled between two) can put two hands
+    together that never held the baton together."""
     seg = d[lo:hi]
-    i_min = lo + int(np.nanargmin(seg))
+    measured = seg if seen is None else np.where(seen[lo:hi], seg, np.nan)
+    need = max(1, (2 * hold) // 3)
+    held = pd.Series(measured).rolling(hold, min_periods=need, center=True).mean()
+    i_min = lo + int(held.idxmin() if held.notna().any() else np.nanargmin(seg))
     floor0 = float(d[i_min])
     before = d[max(i_min - pad, 0) : i_min + 1]
     after = d[i_min : min(i_min + pad + 1, len(d))]
@@ -441,7 +456,10 @@ def analyse_candidate(
         hands_conf = evidence.hands_confidence or 0.0
     d = dist[(ha, hb)]
     pad = round(0.4 / max(np.median(np.diff(t)), 1e-6))
-    c0, c1, floor, top_before, top_after = _contact_window(d, lo, hi, pad)
+    hold = max(1, round(CONTACT_HOLD_S / max(np.median(np.diff(t)), 1e-6)))
+    c0, c1, floor, top_before, top_after = _contact_window(
+        d, lo, hi, pad, min(hold, hi - lo), a.observed & b.observed
+    )
     before = slice(max(c0 - pad, 0), c0 + 1)
     after = slice(c1, min(c1 + pad + 1, len(t)))
     scale = (a.body_height_px + b.body_height_px) / 2

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from handoff_cv.analyze import analyze_landmarks
 from handoff_cv.cli import app
 from handoff_cv.evaluate import compare_clip
+from handoff_cv.exchange import _contact_window
 from handoff_cv.kinematics import _direction, consistent_sides, fill_gaps, hampel, lowpass
 from handoff_cv.pose import LANDMARK_INDEX
 from handoff_cv.settings import Settings
@@ -77,6 +78,26 @@ def test_one_bad_pose_at_a_track_end_does_not_turn_an_end_on_runner_round():
         xy[:, LANDMARK_INDEX[f"{side}_shoulder"], 0] = 640 + dx
         xy[:, LANDMARK_INDEX[f"{side}_shoulder"], 1] = 400 - trunk
     assert _direction(xy) == (1.0, False)
+
+
+@pytest.mark.parametrize("artefact", ["track_end", "filled_gap"])
+def test_contact_is_the_hands_held_together_not_one_frame_where_they_meet(artefact):
+    # measured on video: hands approach, stay ~0.08 body heights apart for six frames
+    # (landmark jitter), part; later one frame puts them together (the receiver's landmarker
+    # sliding onto the passer as the receiver leaves the picture, or a gap filled between
+    # two unseen frames)
+    rng = np.random.default_rng(1)
+    d = np.concatenate([np.linspace(0.4, 0.12, 10), 0.08 + rng.uniform(-0.02, 0.02, 6),
+                        np.linspace(0.15, 0.5, 8), [0.3, 0.2, 0.02]])  # fmt: skip
+    seen = np.ones(len(d), bool)
+    if artefact == "filled_gap":
+        d = np.concatenate([d, [0.2, 0.3]])
+        seen = np.ones(len(d), bool)
+        seen[-4:-1] = False
+    c0, c1, *_ = _contact_window(d, 0, len(d), pad=12, hold=3, seen=seen)
+    assert 8 <= c0 <= 15 and 10 <= c1 <= 17  # the six frames held together (10-15)
+    c0, c1, *_ = _contact_window(d, 0, len(d), pad=12)  # frame by frame: the artefact wins
+    assert c0 > 16
 
 
 def test_without_a_zone_units_are_estimates_from_stature():
