@@ -405,7 +405,12 @@ def _contact_window(
     measured = seg if seen is None else np.where(seen[lo:hi], seg, np.nan)
     need = max(1, (2 * hold) // 3)
     held = pd.Series(measured).rolling(hold, min_periods=need, center=True).mean()
-    i_min = lo + int(held.idxmin() if held.notna().any() else np.nanargmin(seg))
+    if held.notna().any():  # the lowest frame seen inside that stretch
+        start = max(int(held.idxmin()) - hold // 2, 0)
+        stretch = measured[start : start + hold]
+        i_min = lo + start + int(np.nanargmin(stretch))
+    else:
+        i_min = lo + int(np.nanargmin(seg))
     floor0 = float(d[i_min])
     before = d[max(i_min - pad, 0) : i_min + 1]
     after = d[i_min : min(i_min + pad + 1, len(d))]
