@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, PrivateAttr
+from scipy.optimize import least_squares
 
 from handoff_cv.calibration import ZoneCalibration
 from handoff_cv.exchange_rules import (
@@ -493,8 +494,8 @@ def analyse_candidate(
 
     around = np.nonzero((t >= contact_s - 1.0) & (t <= release_s + 0.2))[0]
     panning = camera_follows(a, b, around) if len(around) > 2 else False
-    v_in = _interp(t, np.abs(a.speed_mps), transfer_s)
-    v_out = _interp(t, np.abs(b.speed_mps), transfer_s)
+    v_in = _speed_at(a, transfer_s)
+    v_out = _speed_at(b, transfer_s)
     gap = _gap(a, b, calibration)
     if panning:  # image motion is the camera's too: no speed, place or verdict from it
         v_in = v_out = float("nan")
@@ -647,6 +648,41 @@ def _evidence_summary(hands: str, timing: str) -> str:
     if hands != "wrists" or timing != "wrists":
         return "baton+wrists"
     return "wrists"
+
+
+SPEED_FIT_S = 0.35
+SPEED_FIT_SCALE_M = 0.1
+SPEED_OUTLIER_M = 0.1
+
+
+def _speed_at(k: TrackKinematics, at_s: float) -> float:
+    """A runner's speed (m/s) at ``at_s``, read off their filtered speed curve unless their
+    positions nearby are off their path or missing.
+
+    At the pass a landmarker can sit on the other runner for a few frames, about a metre
+    away, or lose the runner; differentiated and low-pass filtered, such frames (or the gap
+    filled between them) bend the speed curve for a quarter second either side. So a
+    parabola is fitted to the positions in the frames the runner was seen within
+    ``SPEED_FIT_S``, with a soft-L1 loss that stops weighing a position more than
+    ``SPEED_FIT_SCALE_M`` off it. When a position lies more than ``SPEED_OUTLIER_M`` off
+    the fit, or a frame in the window was not seen, the fit's slope is the speed. Otherwise
+    the curve is read: it follows the incoming runner's braking after the release, which a
+    parabola through 0.7 s smooths over (measured: docs/exchange.md).
+    """
+    curve = _interp(k.times, np.abs(k.speed_mps), at_s)
+    seen = (np.abs(k.times - at_s) <= SPEED_FIT_S) & k.observed & np.isfinite(k.position_m)
+    if seen.sum() < 5:
+        return curve
+    x, y = k.times[seen] - at_s, k.position_m[seen]
+    fit = least_squares(
+        lambda c: np.polyval(c, x) - y,
+        np.polyfit(x, y, 2),
+        loss="soft_l1",
+        f_scale=SPEED_FIT_SCALE_M,
+    )
+    near = np.abs(k.times - at_s) <= SPEED_FIT_S
+    off_path = np.max(np.abs(fit.fun)) > SPEED_OUTLIER_M or bool((near & ~k.observed).any())
+    return float(abs(fit.x[1])) if off_path else curve
 
 
 def _finite(v) -> float | None:

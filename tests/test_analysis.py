@@ -100,6 +100,21 @@ def test_contact_is_the_hands_held_together_not_one_frame_where_they_meet(artefa
     assert c0 > 16
 
 
+def test_speeds_at_the_pass_hold_when_a_landmarker_sits_on_the_other_runner():
+    # just after the release the receiver's track follows the passer for four frames
+    # (0.08 s), a metre behind: the speeds at transfer must not bend with it
+    sim = simulate(Scenario(exchanges=[ExchangeSpec(go_mark_m=12.6)],
+                            camera=CameraSpec(view="side_stands", fps=50)))  # fmt: skip
+    label = sim.labels.exchanges[0]
+    table = sim.landmarks.copy()
+    frames = range(label.release_frame + 2, label.release_frame + 6)
+    passer = table[(table.track_id == label.incoming_track_id) & table.frame.isin(frames)]
+    slid = (table.track_id == label.outgoing_track_id) & table.frame.isin(frames)
+    table.loc[slid, ["x_px", "y_px", "z"]] = passer[["x_px", "y_px", "z"]].to_numpy()
+    _, rows = analysed(sim, table)
+    assert rows[0]["incoming_speed_error_pct"] < 3 and rows[0]["outgoing_speed_error_pct"] < 3
+
+
 def test_without_a_zone_units_are_estimates_from_stature():
     sim = simulate(Scenario(exchanges=[ExchangeSpec(go_mark_m=12.6, incoming_height_m=1.75,
                                                     outgoing_height_m=1.75)]))  # fmt: skip
