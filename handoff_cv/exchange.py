@@ -141,6 +141,57 @@ def _hand_distance(a: TrackKinematics, b: TrackKinematics, ha: str, hb: str) -> 
     return np.linalg.norm(a.hand(ha) - b.hand(hb), axis=1) / scale
 
 
+DEPTH_JITTER_MAX = 0.01
+"""The pose model's depth is used to time an end-on pass only when the hands' depth jitters
+less than this (body heights, median distance from a five-frame running median): the
+simulator's depth passes; MediaPipe's, 3-8% on the rendered suite and often on the wrong
+side of the body, does not (docs/exchange.md)."""
+
+
+def depth_jitter(k: TrackKinematics, frames: slice) -> float:
+    """How much the hands' depth (``z``) jitters in ``frames``, in body heights."""
+    hands = [_I[f"{side}_{part}"] for side in ("left", "right") for part in ("wrist", "index")]
+    z = k.z[frames][:, hands][k.observed[frames]]
+    if len(z) < 5:
+        return float("inf")
+    steady = pd.DataFrame(z).rolling(5, center=True, min_periods=3).median().to_numpy()
+    return float(np.nanmedian(np.abs(z - steady)) / np.nanmedian(k.body_height_px[frames]))
+
+
+def _timing_motion(
+    a: TrackKinematics,
+    b: TrackKinematics,
+    ha: str,
+    hb: str,
+    d: np.ndarray,
+    frames: slice,
+    calibration: ZoneCalibration | None,
+    settings: ExchangeSettings,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | float, str]:
+    """The hands' distance (body heights), relative motion and its scale to time a pass by,
+    and in which space they are measured (``image`` or ``depth``).
+
+    Looking along the lane, the two hands overlap in the image long before they touch: the
+    gap between them is in depth. When the pose model's depth is steady
+    (:data:`DEPTH_JITTER_MAX`) and the camera is known, the hands are lifted into track
+    metres (:meth:`TrackKinematics.hand_points_m`) and timed there."""
+    image = a.hand(ha, fine=True) - b.hand(hb, fine=True)
+    scale = (a.body_height_px + b.body_height_px) / 2
+    if (a.side_on and b.side_on) or calibration is None:
+        return d, image, scale, "image"
+    if max(depth_jitter(a, frames), depth_jitter(b, frames)) > DEPTH_JITTER_MAX:
+        return d, image, scale, "image"
+    pa, pb = a.hand_points_m(ha, calibration), b.hand_points_m(hb, calibration)
+    if pa is None or pb is None:
+        return d, image, scale, "image"
+    stature = (a.stature_m + b.stature_m) / 2
+    lifted = np.linalg.norm(pa - pb, axis=1) / stature
+    if np.isfinite(lifted[frames]).sum() < 3 or not _meet(lifted, frames, settings):
+        return d, image, scale, "image"  # lifted, the hands never meet: misplaced in depth
+    fine = a.hand_points_m(ha, calibration, fine=True) - b.hand_points_m(hb, calibration, True)
+    return lifted, fine, stature, "depth"
+
+
 def _min_hand_distance(a: TrackKinematics, b: TrackKinematics) -> np.ndarray:
     d = np.stack([_hand_distance(a, b, ha, hb) for ha, hb in product(("left", "right"), repeat=2)])
     return np.nanmin(np.where(np.isnan(d), np.inf, d), axis=0)
@@ -385,9 +436,9 @@ MEET_TOLERANCE = 1.5
 and one hand half hidden, are seldom as close as the hands are."""
 
 
-def _meet(d: np.ndarray, lo: int, hi: int, settings: ExchangeSettings) -> bool:
+def _meet(d: np.ndarray, frames: slice, settings: ExchangeSettings) -> bool:
     """Whether two hands ``d`` apart (body heights, per frame) come into contact."""
-    seg = d[lo:hi]
+    seg = d[frames]
     return bool(
         np.isfinite(seg).any() and np.nanmin(seg) < MEET_TOLERANCE * settings.contact_distance
     )
@@ -443,7 +494,7 @@ def analyse_candidate(
     scores = sorted((_pair_score(a, b, p, dist[p], lo, hi), p) for p in pairs)
     # the best-scored pair of hands that ever met: the pair nearest over the whole
     # approach can be one that never touches when the receiver reaches back late
-    met = [(score, p) for score, p in scores if _meet(dist[p], lo, hi, settings)]
+    met = [(score, p) for score, p in scores if _meet(dist[p], slice(lo, hi), settings)]
     if not met:
         return None  # no two hands ever met
     best_d, (ha, hb) = met[0]
@@ -460,7 +511,9 @@ def analyse_candidate(
         # wrong too often end to end (docs/baton.md)
         ha, hb, hands_by = evidence.passing_hand, evidence.receiving_hand, "baton"
         hands_conf = evidence.hands_confidence or 0.0
-    d = dist[(ha, hb)]
+    d, rel, scale, _ = _timing_motion(
+        a, b, ha, hb, dist[(ha, hb)], slice(lo, hi), calibration, settings
+    )
     pad = round(0.4 / max(np.median(np.diff(t)), 1e-6))
     hold = max(1, round(CONTACT_HOLD_S / max(np.median(np.diff(t)), 1e-6)))
     c0, c1, floor, top_before, top_after = _contact_window(
@@ -468,8 +521,6 @@ def analyse_candidate(
     )
     before = slice(max(c0 - pad, 0), c0 + 1)
     after = slice(c1, min(c1 + pad + 1, len(t)))
-    scale = (a.body_height_px + b.body_height_px) / 2
-    rel = a.hand(ha, fine=True) - b.hand(hb, fine=True)
     rel_speed = np.linalg.norm(np.gradient(rel, t, axis=0), axis=1) / scale
     coupled = _coupled_run(t, rel_speed, d, lo, hi, settings.coupled_speed)
     if coupled is not None:

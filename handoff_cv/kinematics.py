@@ -111,6 +111,31 @@ class TrackKinematics:
         seen = calibration.along_lane_at(self.hand(side), lateral)
         return estimate if seen is None else np.where(np.isfinite(seen), seen, estimate)
 
+    def hand_points_m(
+        self, side: str, calibration: ZoneCalibration | None, fine: bool = False
+    ) -> np.ndarray | None:
+        """A hand's place in track metres (n, 3), lifted out of the image with the pose
+        model's depth; None without a camera or a metric position.
+
+        The hips are put on their line of sight where it passes nearest the runner's
+        place on the track (``position_m`` along, ``lateral_m`` across); the hand on its
+        own line of sight, as much nearer or farther than the hips as the landmark's depth
+        says (MediaPipe's ``z``: depth from the hips, in pixels of the hips' scale)."""
+        camera = None if calibration is None else calibration.camera
+        if camera is None or not np.isfinite(self.position_m).any():
+            return None
+        lateral = self.lateral_m if np.isfinite(self.lateral_m) else 0.0
+        hip_ray = camera.rays(calibration.ideal(self.hip_mid()))
+        to_place = np.column_stack([self.position_m, np.full(len(self.position_m), lateral)])
+        to_place = to_place - camera.centre_m[:2]
+        s = np.sum(to_place * hip_ray[:, :2], axis=1) / np.sum(hip_ray[:, :2] ** 2, axis=1)
+        hip_depth = ((s[:, None] * hip_ray) @ camera.rotation.T)[:, 2]
+        z = (self.z[:, _I[f"{side}_wrist"]] + self.z[:, _I[f"{side}_index"]]) / 2
+        depth = hip_depth * (1 + z / camera.intrinsics[0, 0])
+        ideal = calibration.ideal(self.hand(side, fine))
+        normed = np.column_stack([ideal, np.ones(len(ideal))]) @ np.linalg.inv(camera.intrinsics).T
+        return camera.centre_m + (normed * depth[:, None]) @ camera.rotation
+
     @property
     def direction_is_image_x(self) -> bool:
         return self.side_on

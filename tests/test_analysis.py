@@ -8,11 +8,20 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from handoff_cv.analyze import analyze_landmarks
+from handoff_cv import exchange
+from handoff_cv.analyze import analyze_landmarks, calibration_from, frame_size_of
 from handoff_cv.cli import app
 from handoff_cv.evaluate import compare_clip
 from handoff_cv.exchange import _contact_window
-from handoff_cv.kinematics import _direction, consistent_sides, fill_gaps, hampel, lowpass
+from handoff_cv.kinematics import (
+    _direction,
+    consistent_sides,
+    fill_gaps,
+    hampel,
+    lowpass,
+    on_common_grid,
+    track_kinematics,
+)
 from handoff_cv.pose import LANDMARK_INDEX
 from handoff_cv.settings import Settings
 from handoff_cv.synth.corrupt import Corruption, corrupt
@@ -113,6 +122,44 @@ def test_speeds_at_the_pass_hold_when_a_landmarker_sits_on_the_other_runner():
     table.loc[slid, ["x_px", "y_px", "z"]] = passer[["x_px", "y_px", "z"]].to_numpy()
     _, rows = analysed(sim, table)
     assert rows[0]["incoming_speed_error_pct"] < 3 and rows[0]["outgoing_speed_error_pct"] < 3
+
+
+def end_front_pass():
+    return simulate(Scenario(exchanges=[ExchangeSpec(go_mark_m=12.6)],
+                             camera=CameraSpec(view="end_front", fps=50)))  # fmt: skip
+
+
+def test_an_end_on_pass_is_timed_in_depth_when_the_pose_depth_is_steady(monkeypatch):
+    sim = end_front_pass()
+    _, rows = analysed(sim)
+    assert abs(rows[0]["transfer_error_frames"]) <= 1
+    # in the image alone the hands overlap long before they touch: the contact comes early
+    monkeypatch.setattr(exchange, "DEPTH_JITTER_MAX", -1.0)
+    _, flat = analysed(sim)
+    assert abs(flat[0]["transfer_error_frames"]) > 2
+
+
+def timing_space(sim, table) -> str:
+    settings = calibrated(sim)
+    calibration = calibration_from(settings, frame_size_of(table))
+    kins = track_kinematics(table, settings.filtering, settings.exchange, calibration)
+    label = sim.labels.exchanges[0]
+    ids = {k.track_id: k for k in kins}
+    a, b = on_common_grid(ids[label.incoming_track_id], ids[label.outgoing_track_id])
+    hands = (label.passing_hand, label.receiving_hand)
+    d = np.linalg.norm(a.hand(hands[0]) - b.hand(hands[1]), axis=1) / a.body_height_px
+    frames = slice(0, len(d))
+    return exchange._timing_motion(a, b, *hands, d, frames, calibration, settings.exchange)[3]
+
+
+def test_a_jittery_pose_depth_is_not_trusted():
+    sim = end_front_pass()
+    assert timing_space(sim, sim.landmarks) == "depth"
+    table = sim.landmarks.copy()  # MediaPipe's depth jitters by 3-8% of the body height
+    heights = table.groupby(["frame", "track_id"]).y_px.transform(np.ptp)
+    noise = np.random.default_rng(1).normal(0.0, 0.05, len(table))
+    table["z"] = table["z"] + noise * heights
+    assert timing_space(sim, table) == "image"
 
 
 def test_without_a_zone_units_are_estimates_from_stature():
