@@ -109,6 +109,12 @@ class ExchangeReport(ExchangeFields):
         description="baton: contact and release seen on the baton within a frame or two; "
         "baton+wrists: the wrists' timing kept inside the interval the baton allows.",
     )
+    wrists_timed_in: Literal["image", "depth"] = Field(
+        "image",
+        description="Where the wrists' contact and release were measured: image (the hands in "
+        "the picture) or depth (end-on, the hands lifted into track metres with the pose "
+        "model's depth, used only when that depth is steady).",
+    )
     baton_seen_fraction: float | None = Field(
         None, description="Fraction of the exchange window's frames where the baton was seen."
     )
@@ -511,7 +517,7 @@ def analyse_candidate(
         # wrong too often end to end (docs/baton.md)
         ha, hb, hands_by = evidence.passing_hand, evidence.receiving_hand, "baton"
         hands_conf = evidence.hands_confidence or 0.0
-    d, rel, scale, _ = _timing_motion(
+    d, rel, scale, timed_in = _timing_motion(
         a, b, ha, hb, dist[(ha, hb)], slice(lo, hi), calibration, settings
     )
     pad = round(0.4 / max(np.median(np.diff(t)), 1e-6))
@@ -628,6 +634,7 @@ def analyse_candidate(
         units_estimated=calibration is None,
         hands_evidence=hands_by,
         timing_evidence=timing,
+        wrists_timed_in=timed_in,
         evidence=_evidence_summary(hands_by, timing),
         baton_seen_fraction=None if evidence is None else round(evidence.seen_fraction, 3),
         quality_flags=flags,

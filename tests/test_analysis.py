@@ -131,8 +131,9 @@ def end_front_pass():
 
 def test_an_end_on_pass_is_timed_in_depth_when_the_pose_depth_is_steady(monkeypatch):
     sim = end_front_pass()
-    _, rows = analysed(sim)
+    result, rows = analysed(sim)
     assert abs(rows[0]["transfer_error_frames"]) <= 1
+    assert result.exchanges[0].wrists_timed_in == "depth"
     # in the image alone the hands overlap long before they touch: the contact comes early
     monkeypatch.setattr(exchange, "DEPTH_JITTER_MAX", -1.0)
     _, flat = analysed(sim)
