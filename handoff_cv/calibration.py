@@ -74,6 +74,8 @@ class ZoneCalibration:
     """Named positions along the lane (metres from the zone start) for the baton's splits."""
     frame_size: tuple[int, int] | None = None
     """The video's (width, height): with it the camera itself is recovered (:attr:`camera`)."""
+    corners_x_m: tuple[float, float] | None = None
+    """Along-lane metres of the clicked rectangle's start and end edges (None: the zone's)."""
 
     @classmethod
     def from_corners(
@@ -119,6 +121,7 @@ class ZoneCalibration:
             lens,
             split_marks(float(zone_length_m), marks),
             frame_size,
+            (float(x0), float(x1)),
         )
 
     def to_track(self, points_px: np.ndarray) -> np.ndarray:
@@ -139,9 +142,10 @@ class ZoneCalibration:
         if self.frame_size is None:
             return None
         half = self.lane_width_m / 2
-        zone = [[0.0, -half], [self.zone_length_m, -half], [self.zone_length_m, half], [0.0, half]]
+        x0, x1 = self.corners_x_m or (0.0, self.zone_length_m)
+        clicked = [[x0, -half], [x1, -half], [x1, half], [x0, half]]
         track_to_image = np.linalg.inv(self.image_to_track)
-        return TrackCamera.from_homography(track_to_image, *self.frame_size, np.array(zone))
+        return TrackCamera.from_homography(track_to_image, *self.frame_size, np.array(clicked))
 
     def ideal(self, points_px: np.ndarray) -> np.ndarray:
         """Image points (n, 2) as an ideal lens would see them (unchanged without a lens)."""
@@ -263,13 +267,14 @@ class TrackCamera:
         k = np.array([[focal, 0.0, width / 2], [0.0, focal, height / 2], [0.0, 0.0, 1.0]])
         m = np.linalg.inv(k) @ hom
         scale = 2.0 / (np.linalg.norm(m[:, 0]) + np.linalg.norm(m[:, 1]))
-        if m[2, 2] < 0:  # the track must be in front of the camera
+        points = np.asarray(check_points_m, np.float64).reshape(-1, 2)
+        middle = np.append(points.mean(axis=0), 1.0)
+        if m[2] @ middle < 0:  # the clicked points (not the track's origin) face the camera
             scale = -scale
         r1, r2, t = m[:, 0] * scale, m[:, 1] * scale, m[:, 2] * scale
         u, _, vt = np.linalg.svd(np.column_stack([r1, r2, np.cross(r1, r2)]))
         rotation = u @ vt
         camera = cls(k, rotation, -rotation.T @ t)
-        points = np.asarray(check_points_m, np.float64).reshape(-1, 2)
         seen = cv2.perspectiveTransform(points.reshape(-1, 1, 2), hom)[:, 0]
         fitted = camera.project(np.column_stack([points, np.zeros(len(points))]))
         error = np.linalg.norm(fitted - seen, axis=1).max() / np.hypot(width, height)

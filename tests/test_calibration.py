@@ -121,6 +121,21 @@ def test_the_zone_region_holds_the_lane_runners_and_not_the_stands():
     assert zone_region_px(no_camera) is None  # without the frame size
 
 
+def test_the_camera_is_recovered_when_the_zone_start_is_behind_it():
+    # an oblique phone past the zone's start, the lane marked from 30 m to 71 m: the track's
+    # origin lies behind the camera, the clicked stretch in front (clean_0209's setup)
+    camera = PinholeCamera.look_at(
+        np.array([24.8, -15.5, 5.65]), np.array([25.5, -14.8, 5.44]), 55.0, W, H
+    )
+    stretch = np.array([[30.0, -0.61], [71.0, -0.61], [71.0, 0.61], [30.0, 0.61]])
+    corners_px, _ = camera.project(ground(stretch))
+    cal = ZoneCalibration.from_corners(
+        corners_px, 30.0, corners_x_m=(30.0, 71.0), frame_size=(W, H)
+    )
+    assert cal.camera is not None
+    np.testing.assert_allclose(cal.camera.centre_m, camera.position, atol=0.05)
+
+
 def test_no_camera_without_the_frame_size_or_from_a_homography_no_camera_makes():
     camera = PinholeCamera.look_at(
         np.array([15.0, -20.0, 5.0]), np.array([15.0, 0.0, 0.0]), 60.0, W, H
