@@ -725,9 +725,10 @@ def _speed_at(k: TrackKinematics, at_s: float) -> float:
     ``SPEED_FIT_SCALE_M`` off it. When a position lies more than ``SPEED_OUTLIER_M`` off
     the fit, or a frame in the window was not seen, the fit's slope is the speed. Otherwise
     the curve is read: it follows the incoming runner's braking after the release, which a
-    parabola through 0.7 s smooths over (measured: docs/exchange.md).
+    parabola through 0.7 s smooths over (measured: docs/exchange.md). It is read as its
+    mean over the step around ``at_s`` (:func:`_step_mean`).
     """
-    curve = _interp(k.times, np.abs(k.speed_mps), at_s)
+    curve = _step_mean(k, at_s)
     seen = (np.abs(k.times - at_s) <= SPEED_FIT_S) & k.observed & np.isfinite(k.position_m)
     if seen.sum() < 5:
         return curve
@@ -741,6 +742,26 @@ def _speed_at(k: TrackKinematics, at_s: float) -> float:
     near = np.abs(k.times - at_s) <= SPEED_FIT_S
     off_path = np.max(np.abs(fit.fun)) > SPEED_OUTLIER_M or bool((near & ~k.observed).any())
     return float(abs(fit.x[1])) if off_path else curve
+
+
+def _step_mean(k: TrackKinematics, at_s: float) -> float:
+    """A runner's speed curve at ``at_s``; end-on, averaged over the step around it (where
+    the step can be timed).
+
+    End-on, positions are read off the feet's ground point, which jumps from one foot to
+    the next: the curve swings by up to a fifth of the speed at the step's rhythm, and its
+    mean over one step is the running speed. Read off the hips (side and oblique views) the
+    curve barely swings, and a step's mean only blurs the changes of speed at the pass
+    (the incoming runner's braking: measured, docs/exchange.md), so it is read at ``at_s``."""
+    speed = np.abs(k.speed_mps)
+    if k.position_source != "feet":
+        return _interp(k.times, speed, at_s)
+    step = k.step_period_s(at_s)
+    at = at_s + np.linspace(-step, step, 21) / 2 if np.isfinite(step) else [at_s]
+    samples = [_interp(k.times, speed, t) for t in at]
+    if not np.all(np.isfinite(samples)):  # the step runs off the seen stretch
+        return _interp(k.times, speed, at_s)
+    return float(np.mean(samples))
 
 
 def _finite(v) -> float | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, fields, replace
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,7 @@ LIMB_GROUPS = {
     "legs": ["hip", "knee", "ankle", "heel", "foot_index"],
     "face": ["eye_inner", "eye", "eye_outer", "ear", "mouth"],
 }
+PositionSource = Literal["hips", "feet", "stature"]
 SEGMENT_FRACTION = 0.288 + 0.245 + 0.246  # trunk + thigh + shank, of stature
 _I = LANDMARK_INDEX
 
@@ -71,6 +73,10 @@ class TrackKinematics:
     scale_estimated: bool
     side_on: bool = True
     """Seen from the side (running across the image) rather than end-on."""
+    position_source: PositionSource | None = "hips"
+    """What ``position_m`` was read from: the hips through the zone's camera or along the
+    lane's image, the feet's ground point (end-on), body size and an assumed stature
+    (uncalibrated), or nothing (None: end-on without a zone)."""
     lane_foreshortening: float = float("nan")
     """Image length of a metre along the lane over that of a metre of body height at the
     runner: 1 side-on, smaller the more the view looks along the lane (NaN uncalibrated)."""
@@ -136,6 +142,13 @@ class TrackKinematics:
         normed = np.column_stack([ideal, np.ones(len(ideal))]) @ np.linalg.inv(camera.intrinsics).T
         return camera.centre_m + (normed * depth[:, None]) @ camera.rotation
 
+    def step_period_s(self, at_s: float) -> float:
+        """Duration (s) of one step around ``at_s``, from the legs; NaN where they do not
+        alternate clearly (see :func:`step_period`)."""
+        near = np.abs(self.times - at_s) <= STEP_WINDOW_S
+        legs = self.point("left_ankle")[near] - self.point("right_ankle")[near]
+        return step_period(legs / self.body_height_px[near, None], self.times[near])
+
     @property
     def direction_is_image_x(self) -> bool:
         return self.side_on
@@ -159,6 +172,7 @@ class TrackKinematics:
                 "body_height_px": self.body_height_px,
                 "position_m": self.position_m,
                 "speed_mps": self.speed_mps,
+                "position_source": self.position_source,
             }
         )
 
@@ -516,6 +530,50 @@ def body_height_px(xy: np.ndarray, times: np.ndarray) -> np.ndarray:
     return smooth
 
 
+STEP_WINDOW_S = 0.8
+"""The legs are watched this long either side of a moment to time its step."""
+STEP_PERIOD_RANGE_S = (0.15, 0.5)
+"""Step durations looked for: 2 to 6.7 steps a second, a jog to a sprint."""
+STEP_MIN_ANTICORRELATION = 0.5
+"""The legs' separation one step apart must correlate at least this negatively."""
+
+
+def step_period(legs: np.ndarray, times: np.ndarray) -> float:
+    """Duration (s) of one step from the separation of the ankles (n, 2), NaN if unclear.
+
+    Each step swaps which foot is in front (or, end-on, which one is kicked up), so the
+    separation reverses one step later: its autocorrelation is most negative at a lag of
+    one step. That lag is looked for within ``STEP_PERIOD_RANGE_S`` and refined between
+    frames with a parabola; a minimum above ``-STEP_MIN_ANTICORRELATION`` is no cadence.
+    """
+    ok = np.isfinite(legs).all(axis=1)
+    if ok.sum() < 8:
+        return float("nan")
+    fps = _fps(times[ok])
+    grid = np.arange(times[ok][0], times[ok][-1], 1 / fps)
+    signal = np.column_stack([np.interp(grid, times[ok], legs[ok, j]) for j in range(2)])
+    signal -= signal.mean(axis=0)
+    power = float(np.sum(signal**2)) / len(grid)
+    lags = np.arange(1, min(int(STEP_PERIOD_RANGE_S[1] * fps) + 2, len(grid) - 3))
+    if power <= 0 or len(lags) < 3:
+        return float("nan")
+    acf = np.array([np.sum(signal[:-lag] * signal[lag:]) / (len(grid) - lag) for lag in lags])
+    acf /= power
+    lo, hi = np.asarray(STEP_PERIOD_RANGE_S) * fps
+    candidates = np.nonzero((lags >= lo) & (lags <= hi))[0]
+    if len(candidates) == 0:
+        return float("nan")
+    i = candidates[np.argmin(acf[candidates])]
+    if acf[i] > -STEP_MIN_ANTICORRELATION:
+        return float("nan")
+    shift = 0.0
+    if 0 < i < len(acf) - 1:
+        curvature = acf[i - 1] - 2 * acf[i] + acf[i + 1]
+        if curvature > 0:
+            shift = 0.5 * (acf[i - 1] - acf[i + 1]) / curvature
+    return float((lags[i] + shift) / fps)
+
+
 def _fps(times: np.ndarray) -> float:
     dt = np.diff(times)
     dt = dt[dt > 0]
@@ -584,11 +642,13 @@ def positions_and_speed(
     calibration: ZoneCalibration | None,
     cutoff_hz: float,
     lateral_m: float = float("nan"),
-) -> tuple[np.ndarray, np.ndarray]:
-    """Along-track position (m) and speed (m/s) of the hips' ground point; ``lateral_m``
-    is the runner's place across the lane (:func:`lateral_place_m`, calibrated only)."""
+) -> tuple[np.ndarray, np.ndarray, PositionSource]:
+    """Along-track position (m) and speed (m/s) of the hips' ground point, and what the
+    position was read from; ``lateral_m`` is the runner's place across the lane
+    (:func:`lateral_place_m`, calibrated only)."""
     fps = _fps(times)
     pos = None
+    source: PositionSource = "hips"
     if calibration is not None:
         pos = along_track_from_hips(xy, calibration, lateral_m)
         if pos is None:  # end-on: the feet's ground point, its level smoothed over a stride
@@ -596,7 +656,9 @@ def positions_and_speed(
             window = max(3, int(fps / 2) | 1)
             feet[:, 1] = pd.Series(feet[:, 1]).rolling(window, center=True, min_periods=1).median()
             pos = lowpass(calibration.to_track(feet)[:, 0], fps, min(cutoff_hz, 2.0))
+            source = "feet"
     if pos is None:
+        source = "stature"
         hip_x = (xy[:, _I["left_hip"], 0] + xy[:, _I["right_hip"], 0]) / 2
         px_per_m = heights_px / stature_m
         steps = np.diff(hip_x) * direction / ((px_per_m[1:] + px_per_m[:-1]) / 2)
@@ -606,7 +668,7 @@ def positions_and_speed(
     for start, stop in _runs(~np.isnan(pos)):
         if stop - start >= 3:
             speed[start:stop] = np.gradient(pos[start:stop], times[start:stop])
-    return pos, lowpass(speed, fps, min(cutoff_hz, SPEED_CUTOFF_HZ))
+    return pos, lowpass(speed, fps, min(cutoff_hz, SPEED_CUTOFF_HZ)), source
 
 
 # ------------------------------------------------------------------------ main
@@ -662,10 +724,12 @@ def _track_kinematics(table, filtering, exchange, calibration) -> list[TrackKine
             lateral_place_m(smooth, calibration, fps) if calibration is not None else float("nan")
         )
         if side_on or calibration is not None:
-            pos, speed = positions_and_speed(smooth, times, heights_px, direction, stature,
-                                             calibration, filtering.cutoff_hz, lateral)  # fmt: skip
+            pos, speed, source = positions_and_speed(smooth, times, heights_px, direction,
+                                                     stature, calibration, filtering.cutoff_hz,
+                                                     lateral)  # fmt: skip
         else:  # end-on without a calibration: motion along the view axis is not measurable
             pos = speed = np.full(len(times), np.nan)
+            source = None
         foreshortening = (
             _foreshortening(smooth, heights_px, stature, calibration)
             if calibration is not None
@@ -687,6 +751,7 @@ def _track_kinematics(table, filtering, exchange, calibration) -> list[TrackKine
             speed_mps=speed,
             scale_estimated=calibration is None,
             side_on=side_on,
+            position_source=source,
             lane_foreshortening=foreshortening,
             sides_swapped_fraction=float(swapped[observed].mean()) if observed.any() else 0.0,
             identity_repaired=tid in repaired,
