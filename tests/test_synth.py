@@ -169,6 +169,10 @@ def test_corruptions_do_what_they_say(side_sim):
     clean = side_sim.landmarks
     jitter = corrupt(side_sim, Corruption(jitter=1.0), seed=1)
     assert len(jitter) == len(clean) and not np.allclose(jitter.x_px, clean.x_px)
+    depth = corrupt(side_sim, Corruption(depth_jitter=1.0), seed=1)
+    assert np.array_equal(depth.x_px, clean.x_px) and not np.allclose(depth.z, clean.z)
+    heights = clean.groupby(["frame", "track_id"]).y_px.transform(np.ptp)
+    assert 0.02 < np.median(np.abs(depth.z - clean.z) / heights) < 0.05
     dropped = corrupt(side_sim, Corruption(drop=1.0), seed=1)
     assert 0.7 * len(clean) < len(dropped) < 0.9 * len(clean)
     lm.validate(dropped)

@@ -34,6 +34,13 @@ class Corruption(BaseModel):
     jitter: float = Field(
         0.0, ge=0, le=1, description="Landmark noise: Student-t, scale 1% of body height."
     )
+    depth_jitter: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Depth (z) noise: Student-t, scale 4% of body height (MediaPipe's depth "
+        "jitters by 3-8% of it on rendered runners).",
+    )
     drop: float = Field(0.0, ge=0, le=1, description="Poses missing in short runs, up to 20%.")
     lr_swap: float = Field(0.0, ge=0, le=1, description="Left/right labels swapped, up to 15%.")
     id_swap: float = Field(0.0, ge=0, le=1, description="Chance the ids swap at the overlap.")
@@ -43,7 +50,7 @@ class Corruption(BaseModel):
     @classmethod
     def level(cls, name: str) -> Corruption:
         s = LEVELS[name]
-        return cls(jitter=s, drop=s, lr_swap=s, id_swap=s, missing=s, spurious=s)
+        return cls(jitter=s, depth_jitter=s, drop=s, lr_swap=s, id_swap=s, missing=s, spurious=s)
 
     @property
     def is_clean(self) -> bool:
@@ -64,6 +71,12 @@ def corrupt(sim, corruption: Corruption, seed: int = 0) -> pd.DataFrame:
         noise = rng.standard_t(4, size=values.shape) * sigma
         values = values + noise
     table[["x_px", "y_px"]] = values.reshape(-1, 2).astype(np.float32)
+    if corruption.depth_jitter:  # its own stream: the other corruptions stay as they were
+        depth_rng = np.random.default_rng([seed, 1])
+        z = table["z"].to_numpy(np.float64).reshape(-1, N_LANDMARKS)
+        scale = 0.04 * corruption.depth_jitter * heights[:, None]
+        z = z + depth_rng.standard_t(4, size=z.shape) * scale
+        table["z"] = z.reshape(-1).astype(np.float32)
     if corruption.lr_swap:  # the model takes one side for the other: every attribute moves
         cols = ["x_px", "y_px", "z", "visibility", "presence"]
         per_pose = table[cols].to_numpy(np.float64).reshape(-1, N_LANDMARKS, len(cols))
