@@ -725,8 +725,8 @@ def _speed_at(k: TrackKinematics, at_s: float) -> float:
     ``SPEED_FIT_SCALE_M`` off it. When a position lies more than ``SPEED_OUTLIER_M`` off
     the fit, or a frame in the window was not seen, the fit's slope is the speed. Otherwise
     the curve is read: it follows the incoming runner's braking after the release, which a
-    parabola through 0.7 s smooths over (measured: docs/exchange.md). It is read as its
-    mean over the step around ``at_s`` (:func:`_step_mean`).
+    parabola through 0.7 s smooths over (measured: docs/exchange.md); end-on, as its mean
+    over the step around ``at_s`` (:func:`_step_mean`).
     """
     curve = _step_mean(k, at_s)
     seen = (np.abs(k.times - at_s) <= SPEED_FIT_S) & k.observed & np.isfinite(k.position_m)

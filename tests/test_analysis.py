@@ -128,7 +128,7 @@ def test_speeds_at_the_pass_hold_when_a_landmarker_sits_on_the_other_runner():
 
 def test_speeds_at_the_pass_are_averaged_over_the_step(monkeypatch):
     # end-on the feet's ground point jumps from foot to foot: the speed curve swings with
-    # the steps, and a late-starting receiver (4x400, 30 fps) is read 10% slow off it
+    # the steps, and a late-starting receiver (4x400, 30 fps) is read over 5% off it
     spec = ExchangeSpec(relay="4x400", incoming_speed_mps=7.4, incoming_fade_mps2=0.45,
                         outgoing_speed_mps=7.56, outgoing_tau_s=1.51, go_mark_m=3.88,
                         outgoing_start_m=2.79, incoming_height_m=1.86, outgoing_height_m=1.69,
