@@ -905,7 +905,28 @@ def find_exchanges(
             report = analyse_candidate(cand, len(reports), settings, calibration, baton)
         if report is not None:
             reports.append(report)
-    return _drop_overlapping(reports)
+    return _drop_handed_back(_drop_overlapping(reports))
+
+
+HAND_BACK_S = 3.0
+"""A pass straight back (the receiver to the passer) this soon after a pass is not one."""
+
+
+def _drop_handed_back(reports: list[ExchangeReport]) -> list[ExchangeReport]:
+    """Drop an exchange whose runners swapped roles within ``HAND_BACK_S`` of a pass
+    between them: the receiver holds the baton and runs away. Their hands meet again when
+    a passer who could not brake ran past the receiver and is caught up with; a practice
+    pass repeated takes them back to their marks first, in the same roles."""
+    kept: list[ExchangeReport] = []
+    for r in reports:  # in time order
+        back = any(
+            (k.incoming_track_id, k.outgoing_track_id) == (r.outgoing_track_id, r.incoming_track_id)
+            and 0 <= (r.transfer_s or 0) - (k.transfer_s or 0) < HAND_BACK_S
+            for k in kept
+        )
+        if not back:
+            kept.append(r)
+    return [r.model_copy(update={"exchange_id": i}) for i, r in enumerate(kept)]
 
 
 def _drop_overlapping(reports: list[ExchangeReport]) -> list[ExchangeReport]:

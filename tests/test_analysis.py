@@ -245,6 +245,24 @@ def test_two_exchanges_in_one_clip():
     assert [e.passing_hand for e in result.exchanges] == ["right", "left"]
 
 
+def test_a_passer_overtaken_back_is_not_a_pass_back(monkeypatch):
+    # far too late a start: the passer runs past the receiver (8 against 2.4 m/s), who
+    # catches up a second later; their hands meet again, in reversed roles
+    spec = ExchangeSpec(passing_hand="left", receiving_hand="right", pass_type="push",
+                        incoming_speed_mps=10.4, incoming_fade_mps2=0.27, outgoing_speed_mps=10.63,
+                        outgoing_tau_s=0.955, reaction_s=0.136, outgoing_start_m=1.88,
+                        go_mark_m=3.97, free_distance_m=1.377, contact_s=0.208,
+                        transfer_fraction=0.508, incoming_height_m=1.658,
+                        outgoing_height_m=1.804, lead_s=0.944, tail_s=1.187)  # fmt: skip
+    camera = CameraSpec(view="side_infield", fps=25, distance_m=12.16, height_m=2.57,
+                        width=1920, height=1080)  # fmt: skip
+    sim = simulate(Scenario(exchanges=[spec], camera=camera, seed=2054739700))
+    result, rows = analysed(sim)
+    assert len(result.exchanges) == 1 and rows[0]["matched"]
+    monkeypatch.setattr(exchange, "HAND_BACK_S", 0.0)
+    assert len(analysed(sim)[0].exchanges) == 2  # the hands do meet again
+
+
 def test_no_exchange_gives_a_clear_message(tmp_path):
     sim = simulate(Scenario(exchanges=[ExchangeSpec(go_mark_m=12.6)]))
     alone = sim.landmarks[sim.landmarks.track_id == 0]
