@@ -729,7 +729,8 @@ def _speed_at(k: TrackKinematics, at_s: float) -> float:
     over the step around ``at_s`` (:func:`_step_mean`).
     """
     curve = _step_mean(k, at_s)
-    seen = (np.abs(k.times - at_s) <= SPEED_FIT_S) & k.observed & np.isfinite(k.position_m)
+    near = np.abs(k.times - at_s) <= SPEED_FIT_S
+    seen = near & k.observed & np.isfinite(k.position_m)
     if seen.sum() < 5:
         return curve
     x, y = k.times[seen] - at_s, k.position_m[seen]
@@ -739,7 +740,6 @@ def _speed_at(k: TrackKinematics, at_s: float) -> float:
         loss="soft_l1",
         f_scale=SPEED_FIT_SCALE_M,
     )
-    near = np.abs(k.times - at_s) <= SPEED_FIT_S
     off_path = np.max(np.abs(fit.fun)) > SPEED_OUTLIER_M or bool((near & ~k.observed).any())
     return float(abs(fit.x[1])) if off_path else curve
 
@@ -905,7 +905,8 @@ def find_exchanges(
             report = analyse_candidate(cand, len(reports), settings, calibration, baton)
         if report is not None:
             reports.append(report)
-    return _drop_handed_back(_drop_overlapping(reports))
+    kept = _drop_handed_back(_drop_overlapping(reports))
+    return [r.model_copy(update={"exchange_id": i}) for i, r in enumerate(kept)]
 
 
 HAND_BACK_S = 3.0
@@ -926,11 +927,12 @@ def _drop_handed_back(reports: list[ExchangeReport]) -> list[ExchangeReport]:
         )
         if not back:
             kept.append(r)
-    return [r.model_copy(update={"exchange_id": i}) for i, r in enumerate(kept)]
+    return kept
 
 
 def _drop_overlapping(reports: list[ExchangeReport]) -> list[ExchangeReport]:
-    """A runner takes part in one exchange at a time: keep the best-supported of overlaps."""
+    """A runner takes part in one exchange at a time: keep the best-supported of overlaps
+    (in time order)."""
     kept: list[ExchangeReport] = []
     for r in sorted(reports, key=lambda r: -(r.hands_confidence or 0)):
         runners = {r.incoming_track_id, r.outgoing_track_id}
@@ -941,5 +943,4 @@ def _drop_overlapping(reports: list[ExchangeReport]) -> list[ExchangeReport]:
         )
         if not clash:
             kept.append(r)
-    kept.sort(key=lambda r: r.transfer_s or 0)
-    return [r.model_copy(update={"exchange_id": i}) for i, r in enumerate(kept)]
+    return sorted(kept, key=lambda r: r.transfer_s or 0)
