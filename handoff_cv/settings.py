@@ -220,6 +220,13 @@ class FilterSettings(Section):
         description="Samples further than this many robust deviations from the "
         "running median are replaced by it.",
     )
+    hampel_floor: float = Field(
+        0.01,
+        ge=0,
+        description="Smallest robust deviation of the Hampel filter (body heights): on "
+        "smooth motion the running deviation collapses and limbs' turns would count as "
+        "outliers.",
+    )
     cutoff_hz: float = Field(
         8.0,
         gt=0,

@@ -170,6 +170,27 @@ def test_an_end_on_pass_is_timed_in_depth_when_the_pose_depth_is_steady(monkeypa
     assert abs(flat[0]["transfer_error_frames"]) > 2
 
 
+def test_end_on_the_hands_are_told_apart_in_depth(monkeypatch):
+    # clean_0115 of the simulator suite: from behind, both same-side hand pairs overlap in
+    # the image, and there the wrong pair scored 1% better than the right one
+    spec = ExchangeSpec(passing_hand="left", receiving_hand="left", pass_type="push",
+                        incoming_speed_mps=10.29, incoming_fade_mps2=0.03,
+                        outgoing_speed_mps=9.48, outgoing_tau_s=0.99, reaction_s=0.186,
+                        outgoing_start_m=0.96, go_mark_m=13.0, free_distance_m=1.38,
+                        contact_s=0.19, transfer_fraction=0.54, incoming_height_m=1.94,
+                        outgoing_height_m=1.66, lead_s=0.92, tail_s=1.08)  # fmt: skip
+    camera = CameraSpec(view="end_behind", distance_m=26.9, height_m=3.07, width=1920,
+                        height=1080, fps=30)  # fmt: skip
+    sim = simulate(Scenario(exchanges=[spec], camera=camera))
+    result, rows = analysed(sim)
+    assert rows[0]["passing_hand_correct"] == 1 and rows[0]["receiving_hand_correct"] == 1
+    lifted = result.exchanges[0].hands_confidence
+    monkeypatch.setattr(exchange, "DEPTH_JITTER_MAX", -1.0)  # the image alone
+    flat, flat_rows = analysed(sim)
+    assert flat_rows[0]["passing_hand_correct"] == 0  # the wrong pair, and unsure of it
+    assert flat.exchanges[0].hands_confidence < exchange.HANDS_SURE <= lifted
+
+
 def timing_space(sim, table) -> str:
     settings = calibrated(sim)
     calibration = calibration_from(settings, frame_size_of(table))
@@ -246,12 +267,12 @@ def test_two_exchanges_in_one_clip():
 
 
 def test_a_passer_overtaken_back_is_not_a_pass_back(monkeypatch):
-    # far too late a start: the passer runs past the receiver (8 against 2.4 m/s), who
+    # far too late a start: the passer runs past the receiver (at some 8 against 2 m/s), who
     # catches up a second later; their hands meet again, in reversed roles
     spec = ExchangeSpec(passing_hand="left", receiving_hand="right", pass_type="push",
                         incoming_speed_mps=10.4, incoming_fade_mps2=0.27, outgoing_speed_mps=10.63,
                         outgoing_tau_s=0.955, reaction_s=0.136, outgoing_start_m=1.88,
-                        go_mark_m=3.97, free_distance_m=1.377, contact_s=0.208,
+                        go_mark_m=3.5, free_distance_m=1.377, contact_s=0.208,
                         transfer_fraction=0.508, incoming_height_m=1.658,
                         outgoing_height_m=1.804, lead_s=0.944, tail_s=1.187)  # fmt: skip
     camera = CameraSpec(view="side_infield", fps=25, distance_m=12.16, height_m=2.57,
@@ -313,6 +334,31 @@ def test_hampel_removes_a_spike_and_keeps_a_ramp():
     clean = hampel(x, 7, 3.0)
     assert abs(clean[25, 0] - np.linspace(0, 10, 50)[25]) < 0.5
     assert np.allclose(clean[[0, 10, 40], 0], x[[0, 10, 40], 0])
+
+
+def test_hands_in_step_far_apart_are_not_the_contact():
+    t = np.arange(60) / 25
+    d = np.full(60, 1.0)  # hand distance, body heights
+    v = np.full(60, 2.0)  # their relative speed, body heights per second
+    d[20:24], v[20:24] = 0.035, 0.1  # three frames holding the baton
+    d[30:40], v[30:40] = 0.5, 0.1  # longer, in step but half a body height apart
+    contact_s, release_s, _ = exchange._coupled_run(t, v, d, 10, 50, 0.3, 0.07)
+    assert t[19] < contact_s <= t[20] and t[23] <= release_s < t[24]
+
+
+def test_hampel_keeps_a_smooth_swing_and_the_series_ends():
+    t = np.arange(120) / 60
+    swing = 40 * np.sin(2 * np.pi * 2.2 * t)[:, None] + 300  # a wrist swinging at 2.2 Hz, px
+    floor = 0.01 * 400  # the default floor for a runner 400 px tall
+    kept = hampel(swing, 9, 3.0, floor=floor)
+    assert np.array_equal(kept, swing)
+    without_floor = hampel(swing, 9, 3.0)
+    assert (without_floor != swing).mean() > 0.1  # each turn taken for an outlier
+    spiked = swing.copy()
+    spiked[60] += 30
+    assert abs(hampel(spiked, 9, 3.0, floor=floor)[60, 0] - swing[60, 0]) < 6.0  # was 30 off
+    leaving = (300 - 5.0 * np.arange(30))[:, None]  # a runner leaving: zero padding pulled
+    assert np.array_equal(hampel(leaving, 9, 3.0, floor=floor), leaving)  # its start away
 
 
 def test_lowpass_cutoff_follows_the_frame_rate():
