@@ -30,6 +30,7 @@ from handoff_cv.evaluate import (
 )
 from handoff_cv.labels import ClipLabels
 from handoff_cv.synth.suites import suite_cases, write_case
+from handoff_cv.synth.version import simulator_version
 
 HERE = Path(__file__).resolve().parent
 HEADLINE = [
@@ -49,17 +50,6 @@ def score_case(args: tuple[Path, bool]) -> list[dict]:
         camera_motion=load_motion_table(folder),  # panning cases: the true camera motion
     )
     return compare_clip(result.exchanges, labels)
-
-
-def simulator_version() -> str:
-    """Hash of the simulator's source: cached cases are regenerated when it changes."""
-    import hashlib
-
-    import handoff_cv
-
-    root = Path(handoff_cv.__file__).parent
-    files = [*sorted((root / "synth").glob("*.py")), root / "exchange_rules.py", root / "labels.py"]
-    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()[:10]
 
 
 def run_suite(suite: str, cases: int, seed: int, workers: int, calibrated: bool) -> pd.DataFrame:

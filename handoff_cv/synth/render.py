@@ -25,7 +25,6 @@ from handoff_cv.synth.rig import AnnyRunner
 from handoff_cv.synth.scenario import Bodies, Scenario, Simulation, simulate
 from handoff_cv.video import VideoWriter
 
-RENDERER_VERSION = "1"  # bump when the same case would render differently
 RGB = tuple[int, int, int]
 LANE_WIDTH_M = 1.22
 LINE_WIDTH_M = 0.05

@@ -18,7 +18,6 @@ from handoff_cv import landmarks as lm
 from handoff_cv.labels import ClipLabels
 from handoff_cv.outputs import atomic_path, prepare_folder, staged_output, write_text_atomic
 from handoff_cv.synth.render import (
-    RENDERER_VERSION,
     Look,
     RenderSpec,
     baton_truth,
@@ -27,6 +26,7 @@ from handoff_cv.synth.render import (
 )
 from handoff_cv.synth.scenario import CameraSpec, ExchangeSpec, Scenario, go_mark_for, simulate
 from handoff_cv.synth.suites import HAND_COMBOS, VIEWS, sample_exchange
+from handoff_cv.synth.version import renderer_version
 
 VIDEO_NAME = "video.mp4"
 BATON_TRUTH_NAME = "baton_truth.parquet"
@@ -138,7 +138,7 @@ def case_record(case: RenderCase) -> dict:
     """What ``case.json`` holds: enough to render the case again, and to tell whether a
     folder already holds this very case from this renderer."""
     return {
-        "renderer": RENDERER_VERSION,
+        "renderer": renderer_version(),
         "scenario": case.scenario.model_dump(mode="json"),
         "render": case.render.model_dump(mode="json"),
     }
