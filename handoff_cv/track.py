@@ -11,7 +11,9 @@ whole region every ``full_search_interval_s`` regardless (:mod:`handoff_cv.activ
 With ``search_behind``, the searches that look closely also look around everyone followed
 or just found with them painted out, for a runner the detector took for one with them. Two
 landmarkers on one person: the one that jumped there loses the frame. Identities are
-confirmed after ``min_hits`` frames and ended after ``max_missed_s`` unseen.
+confirmed after ``min_hits`` frames and ended after ``max_missed_s`` unseen. At the end, the
+pieces of one person are joined and, where two people passed close by each other, each
+identity is made to leave with its own clothes and to keep its own path through the passage.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
-from scipy.optimize import linear_sum_assignment
+from scipy.optimize import least_squares, linear_sum_assignment
 
 from handoff_cv.activity import SearchGate
 from handoff_cv.appearance import appearance_distance, clothing_histogram
@@ -200,7 +202,9 @@ class Tracker:
             max_gap_s=self.settings.stitch_gap_s,
             max_appearance_distance=self.settings.max_appearance_distance,
         )
-        joined = untangle_crossings(joined)
+        # by clothes first (whole tails swapped), then by path (flicker), then by clothes
+        # again for what the path step left swapped (measured: docs/end_to_end.md)
+        joined = untangle_crossings(follow_paths_through_crossings(untangle_crossings(joined)))
         keep = [t for t in joined if t.duration_s >= self.settings.min_track_s]
         return renumber(keep)
 
@@ -547,6 +551,144 @@ def stitch_tracks(
             chain.append(by_id[successor[chain[-1].track_id]])
         chains.append(_join(chain))
     return chains
+
+
+PATH_REACH_S = 0.05
+"""How far past its first and last pose an identity's fitted path is trusted."""
+
+
+def follow_paths_through_crossings(
+    tracks: list[Track], pad_s: float = 0.5, rounds: int = 3, margin: float = 0.05
+) -> list[Track]:
+    """Where two people pass close by each other, give each frame's poses to the identity
+    whose path they continue.
+
+    Followed by crop, both landmarkers see both runners while they overlap, and each can
+    sit on the other runner for a frame or a few, back and forth (the pass): an identity
+    flickers between the two people. Through each close passage (padded by ``pad_s``),
+    each identity's hips are fitted with a robust parabola in time over the poses it has
+    (most of them are its own), each frame's poses go to the paths they lie nearer by
+    ``margin`` body heights (summed over both when both are seen; a lone pose, or the
+    nearer of two on one person, goes to the path it is nearer), and the fit is
+    repeated up to ``rounds`` times. Each runner runs a smooth path, so the path tells
+    them apart where the clothes, overlapping in both crops, do not; where their paths
+    meet in the image (end-on), neither assignment is nearer and the poses stay.
+    """
+    tracks = [Track(t.track_id, list(t.poses), t.appearance) for t in tracks]
+    for i, a in enumerate(tracks):
+        for b in tracks[i + 1 :]:
+            _follow_pair(a, b, pad_s, rounds, margin)
+    return [t for t in tracks if t.poses]
+
+
+def _follow_pair(a: Track, b: Track, pad_s: float, rounds: int, margin: float) -> None:
+    pa, pb = {p.frame: p for p in a.poses}, {p.frame: p for p in b.poses}
+    close = [f for f in sorted(set(pa) & set(pb)) if _hip_gap(pa[f].pose, pb[f].pose) < 0.6]
+    if not close:
+        return
+    times = {p.frame: p.time_s for p in (*a.poses, *b.poses)}
+    for episode in _episodes(close, max_gap=3):
+        t0, t1 = times[episode[0]] - pad_s, times[episode[-1]] + pad_s
+        span = sorted(f for f in times if t0 <= times[f] <= t1)
+        owners = _reassign_span(span, pa, pb, rounds, margin)
+        for frame, (to_a, to_b) in owners.items():
+            pa.pop(frame, None), pb.pop(frame, None)
+            if to_a is not None:
+                pa[frame] = replace(to_a, track_id=a.track_id)
+            if to_b is not None:
+                pb[frame] = replace(to_b, track_id=b.track_id)
+    a.poses = [pa[f] for f in sorted(pa)]
+    b.poses = [pb[f] for f in sorted(pb)]
+
+
+def _reassign_span(
+    span: list[int],
+    pa: dict[int, TrackedPose],
+    pb: dict[int, TrackedPose],
+    rounds: int,
+    margin: float,
+) -> dict[int, tuple[TrackedPose | None, TrackedPose | None]]:
+    """The poses of each frame of ``span`` for identities a and b: each identity's hips
+    fitted with a robust parabola in time over the poses it has, every frame's poses
+    given to the paths they lie nearer, and the fit repeated ``rounds`` times."""
+    owners = {f: (pa.get(f), pb.get(f)) for f in span}
+    for _ in range(rounds):
+        paths = [_robust_path([o[k] for o in owners.values() if o[k] is not None]) for k in (0, 1)]
+        if paths[0] is None or paths[1] is None:
+            return owners
+        changed = False
+        for frame, current in owners.items():
+            seen = [p for p in current if p is not None]
+            height = max(max(p.pose.box().height for p in seen), 1.0)
+            cost = np.array([[_off(p, path) / height for path in paths] for p in seen])
+            owner = _owners(seen, cost, margin, current[0], current[1])
+            changed |= owner != current
+            owners[frame] = owner
+        if not changed:
+            break
+    return owners
+
+
+def _off(pose: TrackedPose, path) -> float:
+    """Pixels from ``pose``'s hips to where ``path`` puts them at its time (infinite
+    outside the stretch the path was fitted on: a parabola is not to be extrapolated)."""
+    where = path(pose.time_s)
+    return np.inf if where is None else float(np.linalg.norm(_hips(pose.pose) - where))
+
+
+def _robust_path(poses: list[TrackedPose]):
+    """A function of time giving where a parabola through the poses' hips (soft-L1 loss,
+    so the frames on the other person weigh little) puts them; None with too few poses."""
+    if len(poses) < 6:
+        return None
+    t = np.array([p.time_s for p in poses])
+    t0 = t.mean()
+    xy = np.stack([_hips(p.pose) for p in poses])
+    scale = 0.1 * float(np.median([p.pose.box().height for p in poses]))
+    coefs = []
+    for axis in (0, 1):
+        fit = least_squares(
+            lambda c, y=xy[:, axis]: np.polyval(c, t - t0) - y,
+            np.polyfit(t - t0, xy[:, axis], 2),
+            loss="soft_l1",
+            f_scale=max(scale, 1.0),
+        )
+        coefs.append(fit.x)
+    first, last = t.min() - PATH_REACH_S, t.max() + PATH_REACH_S
+
+    def path(time_s: float) -> np.ndarray | None:
+        if not first <= time_s <= last:
+            return None
+        return np.array([np.polyval(c, time_s - t0) for c in coefs])
+
+    return path
+
+
+def _owners(
+    seen: list[TrackedPose],
+    cost: np.ndarray,
+    margin: float,
+    current_a: TrackedPose | None,
+    current_b: TrackedPose | None,
+) -> tuple[TrackedPose | None, TrackedPose | None]:
+    """Which pose each identity gets in one frame (``cost``: poses x identities)."""
+    if not np.isfinite(cost).any():
+        return current_a, current_b
+    if len(seen) == 2 and _hip_gap(seen[0].pose, seen[1].pose) >= 0.15:
+        keep = cost[0, 0] + cost[1, 1]
+        swap = cost[0, 1] + cost[1, 0]
+        return (seen[1], seen[0]) if swap + margin < keep else (seen[0], seen[1])
+    # one pose, or two on one person: the nearer goes to the identity it continues
+    pose = seen[int(np.argmin(cost.min(axis=1)))]
+    row = cost[seen.index(pose)]
+    now = 0 if pose is current_a else 1
+    other = 1 - now
+    to = other if row[other] + margin < row[now] else now
+    return (pose, None) if to == 0 else (None, pose)
+
+
+def _hips(pose: Pose) -> np.ndarray:
+    return pose.xy[_HIPS].mean(axis=0)
 
 
 def untangle_crossings(

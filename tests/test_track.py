@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from handoff_cv.geometry import Box, square_tiles
@@ -12,6 +14,7 @@ from handoff_cv.track import (
     Track,
     TrackedPose,
     Tracker,
+    follow_paths_through_crossings,
     run_tracker,
     stitch_tracks,
     untangle_crossings,
@@ -155,6 +158,42 @@ def test_untangle_crossings_leaves_clean_passages_and_same_kits_alone():
     a, b = _crossing_tracks(swap_at=20, same_kit=True)  # no evidence to untangle
     fixed = untangle_crossings([a, b])
     assert [p.pose.xy[23, 0] for p in fixed[0].poses] == [p.pose.xy[23, 0] for p in a.poses]
+
+
+def _flickering_tracks() -> tuple[Track, Track]:
+    """Same kits (no colour evidence), a runs past b, who waits; while they are close the
+    two landmarkers sit on each other's runner in some frames (both swapped), and in
+    others both sit on one runner (one pose, in the wrong track)."""
+    a, b = _crossing_tracks(swap_at=None, same_kit=True)
+    pa, pb = {p.frame: p for p in a.poses}, {p.frame: p for p in b.poses}
+    for f in (16, 17, 21, 23):
+        pa[f], pb[f] = replace(pb[f], track_id=0), replace(pa[f], track_id=1)
+    for f in (25, 26):  # b's landmarker on a's runner, a's pose dropped as its duplicate
+        pb[f] = replace(pa[f], track_id=1)
+        del pa[f]
+    return Track(0, [pa[f] for f in sorted(pa)]), Track(1, [pb[f] for f in sorted(pb)])
+
+
+def test_through_a_crossing_each_identity_keeps_the_path_it_was_on():
+    a, b = _flickering_tracks()
+    hip = pose_in_box(0, 100, 50, 150).xy[23, 0]
+    off_path = [p.frame for p in a.poses if abs(p.pose.xy[23, 0] - 100 - 10 * p.frame - hip) > 1]
+    assert off_path == [16, 17, 21, 23]
+    fixed = {t.track_id: t for t in follow_paths_through_crossings([a, b])}
+    runner_a = [100 + 10 * p.frame + hip for p in fixed[0].poses]
+    assert np.allclose([p.pose.xy[23, 0] for p in fixed[0].poses], runner_a, atol=1)
+    assert all(abs(p.pose.xy[23, 0] - 300 - hip) < 1 for p in fixed[1].poses), "b stays put"
+    assert {25, 26} <= {p.frame for p in fixed[0].poses}, "the lone pose goes to its runner"
+    assert {p.track_id for p in fixed[1].poses} == {1}
+
+
+def test_a_clean_crossing_is_left_as_it_is():
+    a, b = _crossing_tracks(swap_at=None, same_kit=True)
+    lane = [replace(p, pose=p.pose.shifted(0, 30)) for p in b.poses]  # a lane nearer
+    b = Track(1, lane)
+    fixed = follow_paths_through_crossings([a, b])
+    for before, after in zip((a, b), fixed, strict=True):
+        assert [p.pose.xy[23, 0] for p in after.poses] == [p.pose.xy[23, 0] for p in before.poses]
 
 
 class _NearSightedBackend(ColourBoxBackend):
