@@ -81,7 +81,6 @@ def runner_errors(sim: Simulation, kinematics: pd.DataFrame) -> dict[str, float]
         speed_errors.append(np.abs(seen.speed_mps.to_numpy()[moving] / v[moving] - 1) * 100)
     position, speed = np.concatenate(errors), np.concatenate(speed_errors)
     return {
-        "curve_speeds_at_true_transfer_within_3pct": _curve_at_true_transfer(sim, kinematics),
         "runner_frames": len(position),
         "runner_position_within_0_2m": float(np.mean(position <= 0.2)),
         "runner_position_error_m_median": float(np.median(position)),
@@ -120,7 +119,11 @@ def score_case(args: tuple[int, int]) -> list[dict]:
         if lens == "given":
             settings = settings.with_overrides(lens_overrides(scenario, labels.camera.fov_deg))
         result = analyze_landmarks(sim.landmarks, settings, labels.clip, frame_size=size)
-        runners = runner_errors(sim, result.kinematics_frame())
+        kinematics = result.kinematics_frame()
+        runners = {
+            **runner_errors(sim, kinematics),
+            "curve_speeds_at_true_transfer_within_3pct": _curve_at_true_transfer(sim, kinematics),
+        }
         for row in compare_clip(result.exchanges, labels):
             row.update(lens=lens, k1=scenario.camera.k1, width=labels.width, **runners)
             rows.append(row)

@@ -592,7 +592,8 @@ def _follow_pair(a: Track, b: Track, pad_s: float, rounds: int, margin: float) -
         span = sorted(f for f in times if t0 <= times[f] <= t1)
         owners = _reassign_span(span, pa, pb, rounds, margin)
         for frame, (to_a, to_b) in owners.items():
-            pa.pop(frame, None), pb.pop(frame, None)
+            pa.pop(frame, None)
+            pb.pop(frame, None)
             if to_a is not None:
                 pa[frame] = replace(to_a, track_id=a.track_id)
             if to_b is not None:
@@ -622,7 +623,8 @@ def _reassign_span(
             height = max(max(p.pose.box().height for p in seen), 1.0)
             cost = np.array([[_off(p, path) / height for path in paths] for p in seen])
             owner = _owners(seen, cost, margin, current[0], current[1])
-            changed |= owner != current
+            # by identity: TrackedPose equality would compare landmark arrays
+            changed |= any(x is not y for x, y in zip(owner, current, strict=True))
             owners[frame] = owner
         if not changed:
             break
@@ -688,6 +690,7 @@ def _owners(
 
 
 def _hips(pose: Pose) -> np.ndarray:
+    """The hips' midpoint, pixels."""
     return pose.xy[_HIPS].mean(axis=0)
 
 
@@ -775,8 +778,7 @@ def _drop_doubles(a: Track, b: Track, frames: list[int], same: float = 0.15) -> 
 
 
 def _off_path(track: Track, frame: int) -> float:
-    hips = [LANDMARK_INDEX["left_hip"], LANDMARK_INDEX["right_hip"]]
-    by_frame = {p.frame: p.pose.xy[hips].mean(axis=0) for p in track.poses}
+    by_frame = {p.frame: _hips(p.pose) for p in track.poses}
     before = [g for g in by_frame if g < frame]
     after = [g for g in by_frame if g > frame]
     if not before or not after:
@@ -787,8 +789,7 @@ def _off_path(track: Track, frame: int) -> float:
 
 def _hip_gap(p: Pose, q: Pose) -> float:
     """Distance between two people's hip midpoints, in body heights."""
-    hips = [LANDMARK_INDEX["left_hip"], LANDMARK_INDEX["right_hip"]]
-    gap = np.linalg.norm(p.xy[hips].mean(axis=0) - q.xy[hips].mean(axis=0))
+    gap = np.linalg.norm(_hips(p) - _hips(q))
     return float(gap / max(p.box().height, q.box().height, 1.0))
 
 
