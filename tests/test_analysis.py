@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -18,6 +19,7 @@ from handoff_cv.kinematics import (
     _direction,
     consistent_sides,
     fill_gaps,
+    ground_level_px,
     hampel,
     lowpass,
     on_common_grid,
@@ -128,19 +130,39 @@ def test_speeds_at_the_pass_hold_when_a_landmarker_sits_on_the_other_runner():
 
 def test_speeds_at_the_pass_are_averaged_over_the_step(monkeypatch):
     # end-on the feet's ground point jumps from foot to foot: the speed curve swings with
-    # the steps, and a late-starting receiver (4x400, 30 fps) is read over 5% off it
+    # the steps, and a late-starting receiver (4x400, 30 fps, seen from behind) is read
+    # over 5% off it
     spec = ExchangeSpec(relay="4x400", incoming_speed_mps=7.4, incoming_fade_mps2=0.45,
                         outgoing_speed_mps=7.56, outgoing_tau_s=1.51, go_mark_m=3.88,
                         outgoing_start_m=2.79, incoming_height_m=1.86, outgoing_height_m=1.69,
                         passing_hand="left", receiving_hand="left", pass_style="visual",
                         pass_type="push")  # fmt: skip
-    sim = simulate(Scenario(exchanges=[spec], camera=CameraSpec(view="end_front", fps=30)))
+    sim = simulate(Scenario(exchanges=[spec], camera=CameraSpec(view="end_behind", fps=30)))
     _, rows = analysed(sim)
     assert abs(rows[0]["incoming_speed_error_pct"]) < 5
     assert abs(rows[0]["outgoing_speed_error_pct"]) < 5
     monkeypatch.setattr(TrackKinematics, "step_period_s", lambda self, at_s: float("nan"))
     _, point = analysed(sim)
     assert abs(point[0]["outgoing_speed_error_pct"]) > 5
+
+
+def test_end_on_the_ground_is_read_where_a_foot_is_in_stance():
+    # a runner coming nearer (the feet lower in the picture), both feet 6-12 px up for a
+    # third of every step: the flight phase must not lift the ground point
+    rng = np.random.default_rng(5)
+    fps, step_s = 60.0, 0.24
+    times = np.arange(0, 3, 1 / fps)
+    ground = 500 + 40 * times + 3 * times**2
+    phase = (times / step_s) % 1
+    lift = np.where(phase > 0.65, 6 + 6 * np.sin(np.pi * (phase - 0.65) / 0.35), 0.0)
+    feet_y = ground - lift + rng.normal(0, 0.3, len(times))
+    feet_y[100:104] = np.nan
+    level = ground_level_px(feet_y, fps)
+    inner = slice(int(0.5 * fps), int(2.5 * fps))
+    assert np.nanmax(np.abs(level - ground)[inner]) < 1.5
+    assert np.isnan(level[100:104]).all()
+    half_second = pd.Series(feet_y).rolling(31, center=True, min_periods=1).median()
+    assert np.nanmedian((ground - half_second)[inner]) > 2  # what it replaced: lifted
 
 
 def test_the_step_is_timed_from_the_legs():
@@ -172,7 +194,8 @@ def test_an_end_on_pass_is_timed_in_depth_when_the_pose_depth_is_steady(monkeypa
 
 def test_end_on_the_hands_are_told_apart_in_depth(monkeypatch):
     # clean_0115 of the simulator suite: from behind, both same-side hand pairs overlap in
-    # the image, and there the wrong pair scored 1% better than the right one
+    # the image; there the wrong pair once scored 1% better than the right one, and with
+    # the bodies' flight phase (2026-12-03) the right pair wins by too little to be sure
     spec = ExchangeSpec(passing_hand="left", receiving_hand="left", pass_type="push",
                         incoming_speed_mps=10.29, incoming_fade_mps2=0.03,
                         outgoing_speed_mps=9.48, outgoing_tau_s=0.99, reaction_s=0.186,
@@ -186,8 +209,7 @@ def test_end_on_the_hands_are_told_apart_in_depth(monkeypatch):
     assert rows[0]["passing_hand_correct"] == 1 and rows[0]["receiving_hand_correct"] == 1
     lifted = result.exchanges[0].hands_confidence
     monkeypatch.setattr(exchange, "DEPTH_JITTER_MAX", -1.0)  # the image alone
-    flat, flat_rows = analysed(sim)
-    assert flat_rows[0]["passing_hand_correct"] == 0  # the wrong pair, and unsure of it
+    flat, _ = analysed(sim)
     assert flat.exchanges[0].hands_confidence < exchange.HANDS_SURE <= lifted
 
 

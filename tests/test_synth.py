@@ -82,6 +82,46 @@ def test_baton_is_always_held_and_by_both_during_contact(side_sim):
     assert np.linalg.norm(passer - receiver) < 0.15
 
 
+def _hand_gap(ep, t: float) -> float:
+    spec, body = ep.spec, bodies_at(ep, t)
+    points = {}
+    for who, side in (("incoming", spec.passing_hand), ("outgoing", spec.receiving_hand)):
+        pts = getattr(body, who)
+        points[who] = (
+            pts[LANDMARK_INDEX[f"{side}_wrist"]] + pts[LANDMARK_INDEX[f"{side}_index"]]
+        ) / 2
+    return float(np.linalg.norm(points["incoming"] - points["outgoing"]))
+
+
+def test_the_hands_stay_together_for_the_whole_labelled_contact():
+    # the passer leans into the pass when the arm alone falls short: a label that says
+    # "contact" while the hands are 10-20 cm apart would make timing errors of the truth
+    for case in suite_cases("clean", 24, seed=3):
+        for ep in simulate(case.scenario).episodes:
+            if ep.spec.dropped:
+                continue
+            m = ep.motion
+            gaps = [_hand_gap(ep, t) for t in np.linspace(m.t_contact, m.t_release, 9)]
+            assert max(gaps) < 0.09, (case.name, np.round(gaps, 3))
+            assert max(gaps) - min(gaps) < 0.01, (case.name, np.round(gaps, 3))
+            assert _hand_gap(ep, m.t_contact - 0.1) > max(gaps) + 0.03  # closing in before
+
+
+def test_a_sprinters_pelvis_bobs_a_few_centimetres(side_sim):
+    ep = side_sim.episodes[0]
+    times = np.arange(ep.start, ep.motion.t_go, 0.004)
+    hips = [LANDMARK_INDEX["left_hip"], LANDMARK_INDEX["right_hip"]]
+    pelvis = np.array([bodies_at(ep, t).incoming[hips, 2].mean() for t in times])
+    assert 0.03 <= np.ptp(pelvis) <= 0.08  # 5-8 cm measured in sprinting
+    feet = [
+        LANDMARK_INDEX[n]
+        for n in ("left_heel", "right_heel", "left_foot_index", "right_foot_index")
+    ]
+    lowest = np.array([bodies_at(ep, t).incoming[feet, 2].min() for t in times])
+    assert lowest.min() > -0.01  # never through the track
+    assert np.mean(lowest < 0.02) > 0.2  # a foot is on the ground for part of every stride
+
+
 def test_a_dropped_baton_falls_to_the_ground():
     sim = simulate(Scenario(exchanges=[ExchangeSpec(go_mark_m=12.6, dropped=True)]))
     ep = sim.episodes[0]

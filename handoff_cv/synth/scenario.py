@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -41,6 +42,10 @@ from handoff_cv.track import TrackedPose
 PASSER_OFFSET_M = 0.24
 RECEIVER_OFFSET_M = 0.28
 GRAVITY = 9.81
+PELVIS_BOUNCE_M = 0.06
+"""Largest vertical oscillation of a running pelvis: 5-8 cm measured in sprinting. (Keeping
+the lowest foot on the ground at every instant made it 24 cm, and the receiver's hand
+bounced out of the passer's reach in the middle of the contact.)"""
 
 
 class ExchangeSpec(BaseModel):
@@ -200,11 +205,8 @@ def _mix(a: skel.ArmPose, b: skel.ArmPose, w: float) -> skel.ArmPose:
     )
 
 
-def _running(phase: float, v: float, v_top: float, accel: float, height: float):
-    """Legs, arms, lean and pelvis height of a runner at stride ``phase`` and speed ``v``."""
-    form = min(1.0, v / 3.0)  # running form is reached by ~3 m/s
-    amp = 0.55 + 0.45 * min(1.0, v / max(v_top, 1e-6))
-    legs, arms = {}, {}
+def _legs(phase: float, amp: float, form: float) -> dict[str, skel.LegPose]:
+    legs = {}
     for side, ph in (("left", phase), ("right", phase + np.pi)):
         run_hip = amp * (0.26 + 0.70 * np.sin(ph))
         run_knee = 0.45 + amp * 1.5 * ((1 + np.cos(ph + 0.3)) / 2) ** 2
@@ -212,15 +214,40 @@ def _running(phase: float, v: float, v_top: float, accel: float, height: float):
         legs[side] = skel.LegPose(
             still_hip + (run_hip - still_hip) * form, still_knee + (run_knee - still_knee) * form
         )
+    return legs
+
+
+def _lowest_drop(legs: dict[str, skel.LegPose], height: float) -> float:
+    return max(skel.lowest_foot_drop(leg, height) for leg in legs.values())
+
+
+@lru_cache(maxsize=8192)
+def _stride_top(amp: float, height: float) -> float:
+    """Highest the pelvis is carried in a running stride of amplitude ``amp``: where the
+    lowest foot of the most extended leg just touches the ground."""
+    phases = np.linspace(0.0, 2 * np.pi, 48, endpoint=False)
+    return max(_lowest_drop(_legs(float(ph), amp, 1.0), height) for ph in phases)
+
+
+def _running(phase: float, v: float, v_top: float, accel: float, height: float):
+    """Legs, arms, lean and pelvis height of a runner at stride ``phase`` and speed ``v``.
+
+    Running, the pelvis rides at most :data:`PELVIS_BOUNCE_M` below the stride's top and the
+    feet leave the ground in between (the flight phase); standing, the lowest foot is on
+    the ground."""
+    form = min(1.0, v / 3.0)  # running form is reached by ~3 m/s
+    amp = 0.55 + 0.45 * min(1.0, v / max(v_top, 1e-6))
+    legs = _legs(phase, amp, form)
+    arms = {}
+    for side, ph in (("left", phase), ("right", phase + np.pi)):
         run_sh = -(0.1 + 0.8 * amp * np.sin(ph))
         arms[side] = skel.ArmPose(run_sh * form + 0.1 * (1 - form), 1.45 - 0.3 * np.sin(ph) * form)
     lean = float(np.clip(0.10 + 0.05 * max(accel, 0.0), 0.08, 0.55))
     if v < 0.3:
         lean = 0.45  # standing start, leaning into the first step
-    drop = max(
-        skel.lowest_foot_drop(legs["left"], height), skel.lowest_foot_drop(legs["right"], height)
-    )
-    return legs, arms, lean, drop
+    on_ground = _lowest_drop(legs, height)
+    carried = _stride_top(round(amp, 3), round(height, 3)) - PELVIS_BOUNCE_M
+    return legs, arms, lean, on_ground + form * max(0.0, carried - on_ground)
 
 
 def _receiving_arm(spec: ExchangeSpec) -> skel.ArmPose:
@@ -238,6 +265,33 @@ def _reach(shoulder: np.ndarray, target: np.ndarray, height: float) -> skel.ArmP
     gamma = np.arccos(np.clip((a * a + d * d - b * b) / (2 * a * d), -1, 1))
     beta = np.pi - np.arccos(np.clip((a * a + b * b - d * d) / (2 * a * b), -1, 1))
     return skel.ArmPose(float(toward - gamma), float(beta), 0.05)
+
+
+def _arm_reach(height: float) -> float:
+    return (skel.UPPER_ARM + skel.FOREARM + 0.55 * skel.HAND) * height
+
+
+def _reaching_lean(
+    pose: Callable[[float], skel.BodyPose], target: np.ndarray, side: str, height: float
+) -> float:
+    """Extra trunk lean (rad, at most 0.5) that brings ``side``'s shoulder within arm's
+    reach of ``target`` (in the sagittal plane, as :func:`_reach` places the hand): a
+    passer whose arm alone falls short leans into the pass."""
+    limit = 0.97 * _arm_reach(height)
+
+    def short(extra: float) -> float:
+        shoulder = skel.landmarks_3d(pose(extra), height)[LANDMARK_INDEX[f"{side}_shoulder"]]
+        return float(np.hypot(*(target - shoulder)[[0, 2]])) - limit
+
+    if short(0.0) <= 0:
+        return 0.0
+    lo, hi = 0.0, 0.5
+    if short(hi) > 0:
+        return hi
+    for _ in range(12):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if short(mid) > 0 else (lo, mid)
+    return hi
 
 
 @dataclass
@@ -307,7 +361,7 @@ def bodies_at(ep: Episode, t: float) -> Bodies:
     )
     pss = spec.passing_hand
 
-    def incoming_pose() -> skel.BodyPose:  # with the arms as they are now
+    def incoming_pose() -> skel.BodyPose:  # with the arms and lean as they are now
         position = np.array([state["x_in"][0], y_in, drop])
         return skel.BodyPose(
             position, lean, 0.0, 0.0, arms["left"], arms["right"], legs["left"], legs["right"]
@@ -315,13 +369,19 @@ def bodies_at(ep: Episode, t: float) -> Bodies:
 
     w_pass = _ramp(t, m.t_contact - 0.35, m.t_contact - 0.12, m.t_release, m.t_release + 0.2)
     if w_pass > 0:
-        shoulder = skel.landmarks_3d(incoming_pose(), h_in)[LANDMARK_INDEX[f"{pss}_shoulder"]]
         # the passer's hand closes on the receiver's hand, meets it exactly at contact,
         # stays on it until the release, then draws back
         behind = 0.25 * np.clip((m.t_contact - t) / 0.25, 0, 1) + 0.3 * np.clip(
             (t - m.t_release) / 0.2, 0, 1
         )
         target = _hand_point(outgoing, recv) - np.array([behind, 0.0, 0.0])
+        # leaning into the pass only for the contact: out of reach before, the hand
+        # is still closing in, and after the release it lets go
+        w_lean = _ramp(t, m.t_contact - 0.1, m.t_contact, m.t_release, m.t_release + 0.1)
+        lean += w_lean * _reaching_lean(
+            lambda extra: replace(incoming_pose(), lean=lean + extra), target, pss, h_in
+        )
+        shoulder = skel.landmarks_3d(incoming_pose(), h_in)[LANDMARK_INDEX[f"{pss}_shoulder"]]
         arms[pss] = _mix(arms[pss], _reach(shoulder, target, h_in), w_pass)
     incoming = skel.landmarks_3d(incoming_pose(), h_in)
     baton, holder, held = _baton(ep, t, incoming, outgoing, switch_t)
