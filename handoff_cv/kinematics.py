@@ -599,6 +599,8 @@ STANCE_WINDOW_S = 0.3
 """A window that holds a foot in stance whatever the stride: a sprinter's flight phase lasts
 0.1-0.13 s, a step 0.21-0.3 s."""
 STANCE_QUANTILE = 0.9
+"""Quantile of the foot's drop over the window taken as the stance level (not the largest,
+so that one frame's noise does not set it)."""
 STANCE_CUTOFF_HZ = 1.5
 """The lower foot's level is low-passed at this frequency, below the step rate."""
 
@@ -609,10 +611,9 @@ def ground_level_px(feet_y: np.ndarray, fps: float) -> np.ndarray:
 
     Running, both feet leave the ground between steps, and end-on a foot 5 cm up puts its
     ground point half a metre too far at 30 m. So the foot's level is low-passed (which
-    keeps its trend as the runner comes nearer or goes away) and raised by the upper
-    quartile of the foot's drop below the low-passed level over :data:`STANCE_WINDOW_S`,
-    which always holds frames in stance (the quartile, not the lowest, so that one frame's
-    noise does not set it)."""
+    keeps its trend as the runner comes nearer or goes away) and raised by the
+    :data:`STANCE_QUANTILE` of the foot's drop below the low-passed level over
+    :data:`STANCE_WINDOW_S`, which always holds frames in stance."""
     series = pd.Series(feet_y)
     filled = series.interpolate(limit_area="inside").to_numpy()
     smooth = pd.Series(lowpass(filled, fps, STANCE_CUTOFF_HZ), index=series.index)
