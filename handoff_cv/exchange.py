@@ -30,7 +30,7 @@ from handoff_cv.exchange_rules import (
     speed_match_verdict,
 )
 from handoff_cv.holder import BatonEvidence, HolderSeries, baton_evidence, holder_series
-from handoff_cv.kinematics import TrackKinematics, feet_point_px, on_common_grid
+from handoff_cv.kinematics import TrackKinematics, feet_point_px, on_common_grid, step_period
 from handoff_cv.labels import ExchangeFields
 from handoff_cv.pose import LANDMARK_INDEX as _I
 from handoff_cv.settings import BatonSettings, ExchangeSettings
@@ -240,15 +240,13 @@ def _striding(k: TrackKinematics, frames: np.ndarray) -> bool:
 
 
 def steps_per_second(k: TrackKinematics, frames: np.ndarray) -> float:
-    """Cadence from the legs: each step swaps which ankle is in front."""
-    stride = k.point("left_ankle")[frames, 0] - k.point("right_ankle")[frames, 0]
-    ok = np.isfinite(stride)
-    if ok.sum() < 4:
-        return float("nan")
-    centred = stride[ok] - np.median(stride[ok])
-    crossings = np.count_nonzero(np.diff(np.sign(centred)) != 0)
-    duration = float(np.ptp(k.times[frames][ok])) or 1.0
-    return crossings / duration
+    """Cadence from the legs over ``frames`` (NaN where they do not alternate clearly): the
+    autocorrelation's step of :func:`~handoff_cv.kinematics.step_period`.
+
+    (Counting the sign changes of the feet's separation instead counted a frame that sat
+    on the median twice, and on smooth legs one frame always does.)"""
+    legs = k.point("left_ankle")[frames] - k.point("right_ankle")[frames]
+    return 1.0 / step_period(legs / k.body_height_px[frames, None], k.times[frames])
 
 
 def camera_follows(a: TrackKinematics, b: TrackKinematics, frames: np.ndarray) -> bool:
