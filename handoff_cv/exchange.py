@@ -211,7 +211,11 @@ def _runs(mask: np.ndarray, max_gap: int) -> list[np.ndarray]:
     return np.split(idx, splits)
 
 
-def _speed(k: TrackKinematics, frames: np.ndarray) -> float:
+def _speed_reached(k: TrackKinematics, frames: np.ndarray) -> float:
+    """The speed (m/s) a runner reaches over ``frames``: the 90th percentile of their speed,
+    so that one noisy frame does not set it, while a receiver who stands for most of a long
+    approach (end-on, the hands look close for over a second) and starts only at its end
+    still counts. Without a metric speed, the hips' mean speed across the image."""
     v = k.speed_mps[frames]
     if np.all(np.isnan(v)):  # no metric speed (end-on, uncalibrated): body heights per second
         hip = k.hip_mid()[frames]
@@ -222,7 +226,7 @@ def _speed(k: TrackKinematics, frames: np.ndarray) -> float:
             / dt
             * k.stature_m
         )
-    return float(np.nanmean(np.abs(v)))
+    return float(np.nanpercentile(np.abs(v), 90))
 
 
 def _striding(k: TrackKinematics, frames: np.ndarray) -> bool:
@@ -282,7 +286,7 @@ def _running(k: TrackKinematics, frames: np.ndarray, settings: ExchangeSettings)
 
     The slower runner of an exchange may only just have started, so half the speed counts.
     """
-    return _speed(k, frames) >= 0.5 * settings.min_runner_speed_mps or _striding(k, frames)
+    return _speed_reached(k, frames) >= 0.5 * settings.min_runner_speed_mps or _striding(k, frames)
 
 
 def _ahead(k: TrackKinematics, frames: np.ndarray) -> float:

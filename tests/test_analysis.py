@@ -79,6 +79,25 @@ def test_end_on_roles_hold_when_the_incoming_runner_is_much_smaller(view, zone):
     assert len(result.exchanges) == 1 and rows[0]["roles_correct"] == 1
 
 
+def test_a_receiver_who_starts_at_the_end_of_a_long_end_on_approach_is_a_runner():
+    # a tired 4x400 runner reaches a receiver who has barely left: seen end-on, their hands
+    # look close for over a second while the receiver stands, and the receiver's mean
+    # speed over that stretch is a walker's; the speed reached by its end is a runner's
+    spec = ExchangeSpec(
+        relay="4x400", pass_style="visual", passing_hand="left", receiving_hand="left",
+        incoming_speed_mps=7.6, incoming_fade_mps2=0.56, outgoing_speed_mps=7.0,
+        outgoing_tau_s=1.58, outgoing_start_m=0.37, go_mark_m=2.0, lead_s=1.52, tail_s=0.89,
+        incoming_height_m=1.86, outgoing_height_m=1.67, reaction_s=0.25, pass_type="push",
+        free_distance_m=1.21, contact_s=0.12, transfer_fraction=0.49,
+    )  # fmt: skip
+    camera = CameraSpec(view="end_front", distance_m=17.6, height_m=2.78, fps=60)
+    sim = simulate(Scenario(exchanges=[spec], camera=camera))
+    assert sim.labels.exchanges[0].outgoing_speed_mps < 0.5  # at the pass, nearly at rest
+    result, rows = analysed(sim)
+    assert len(result.exchanges) == 1 and rows[0]["roles_correct"] == 1
+    assert rows[0]["passing_hand_correct"] == 1 and rows[0]["receiving_hand_correct"] == 1
+
+
 def test_one_bad_pose_at_a_track_end_does_not_turn_an_end_on_runner_round():
     # seen from behind, a runner shrinks; the track's last pose is a landmarker that slid
     # onto the nearer, larger runner
