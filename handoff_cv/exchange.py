@@ -244,11 +244,9 @@ def _striding(k: TrackKinematics, frames: np.ndarray) -> bool:
 
 
 def steps_per_second(k: TrackKinematics, frames: np.ndarray) -> float:
-    """Cadence from the legs over ``frames`` (NaN where they do not alternate clearly): the
-    autocorrelation's step of :func:`~handoff_cv.kinematics.step_period`.
-
-    (Counting the sign changes of the feet's separation instead counted a frame that sat
-    on the median twice, and on smooth legs one frame always does.)"""
+    """Cadence from the legs over ``frames`` (NaN where they do not alternate clearly), from
+    the autocorrelation's step (:func:`~handoff_cv.kinematics.step_period`): counting the
+    feet's crossings instead counts noise, and a frame on the median twice."""
     legs = k.point("left_ankle")[frames] - k.point("right_ankle")[frames]
     return 1.0 / step_period(legs / k.body_height_px[frames, None], k.times[frames])
 
@@ -497,7 +495,7 @@ def baton_hands_m(
     )
 
 
-MEET_TOLERANCE = 1.5
+MEET_TOLERANCE = 1.8
 """Two hands count as having met when they come within this many times
 ``contact_distance``: a pose model's wrists at the pass, hands on either end of the baton
 and one hand half hidden, are seldom as close as the hands are."""
