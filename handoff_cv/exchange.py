@@ -30,7 +30,7 @@ from handoff_cv.exchange_rules import (
     speed_match_verdict,
 )
 from handoff_cv.holder import BatonEvidence, HolderSeries, baton_evidence, holder_series
-from handoff_cv.kinematics import TrackKinematics, feet_point_px, on_common_grid, step_period
+from handoff_cv.kinematics import TrackKinematics, feet_point_px, on_common_grid
 from handoff_cv.labels import ExchangeFields
 from handoff_cv.pose import LANDMARK_INDEX as _I
 from handoff_cv.settings import BatonSettings, ExchangeSettings
@@ -245,10 +245,9 @@ def _striding(k: TrackKinematics, frames: np.ndarray) -> bool:
 
 def steps_per_second(k: TrackKinematics, frames: np.ndarray) -> float:
     """Cadence from the legs over ``frames`` (NaN where they do not alternate clearly), from
-    the autocorrelation's step (:func:`~handoff_cv.kinematics.step_period`): counting the
+    the autocorrelation's step (:meth:`TrackKinematics.step_period_over`): counting the
     feet's crossings instead counts noise, and a frame on the median twice."""
-    legs = k.point("left_ankle")[frames] - k.point("right_ankle")[frames]
-    return 1.0 / step_period(legs / k.body_height_px[frames, None], k.times[frames])
+    return 1.0 / k.step_period_over(frames)
 
 
 def camera_follows(a: TrackKinematics, b: TrackKinematics, frames: np.ndarray) -> bool:

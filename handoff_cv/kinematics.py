@@ -146,9 +146,13 @@ class TrackKinematics:
     def step_period_s(self, at_s: float) -> float:
         """Duration (s) of one step around ``at_s``, from the legs; NaN where they do not
         alternate clearly (see :func:`step_period`)."""
-        near = np.abs(self.times - at_s) <= STEP_WINDOW_S
-        legs = self.point("left_ankle")[near] - self.point("right_ankle")[near]
-        return step_period(legs / self.body_height_px[near, None], self.times[near])
+        return self.step_period_over(np.abs(self.times - at_s) <= STEP_WINDOW_S)
+
+    def step_period_over(self, frames: np.ndarray) -> float:
+        """Duration (s) of one step over ``frames`` (indices or a mask), from the legs; NaN
+        where they do not alternate clearly (see :func:`step_period`)."""
+        legs = self.point("left_ankle")[frames] - self.point("right_ankle")[frames]
+        return step_period(legs / self.body_height_px[frames, None], self.times[frames])
 
     @property
     def direction_is_image_x(self) -> bool:

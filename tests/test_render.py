@@ -119,8 +119,9 @@ def test_mediapipe_finds_both_rendered_runners(posed):
     x0 = int(np.clip(_runners_centre_x(sim, frame) - 180, 0, sim.labels.width - 360))
     tile = Crop(x0, 0, 360)
     with MediaPipeBackend(LandmarkerConfig(model_path("full"), max_people=4)) as backend:
-        found = [p.shifted(x0, 0) for p in backend.detect(tile.cut(image))]
-        behind = paint_out(tile.cut(image), tile, found)
+        pixels = tile.cut(image)
+        found = [p.shifted(x0, 0) for p in backend.detect(pixels)]
+        behind = paint_out(pixels, tile, found)
         found += [p.shifted(x0, 0) for p in backend.detect(behind)]
     assert len(found) == 2
     truth = [sim.world_at(frame)[1].incoming, sim.world_at(frame)[1].outgoing]
