@@ -610,8 +610,8 @@ def analyse_candidate(
 
     around = np.nonzero((t >= contact_s - 1.0) & (t <= release_s + 0.2))[0]
     panning = camera_follows(a, b, around) if len(around) > 2 else False
-    v_in = _speed_at(a, transfer_s)
-    v_out = _speed_at(b, transfer_s)
+    v_in = speed_at(a, transfer_s)
+    v_out = speed_at(b, transfer_s)
     gap = _gap(a, b, calibration)
     if panning:  # image motion is the camera's too: no speed, place or verdict from it
         v_in = v_out = float("nan")
@@ -772,7 +772,7 @@ SPEED_FIT_SCALE_M = 0.1
 SPEED_OUTLIER_M = 0.1
 
 
-def _speed_at(k: TrackKinematics, at_s: float) -> float:
+def speed_at(k: TrackKinematics, at_s: float) -> float:
     """A runner's speed (m/s) at ``at_s``, read off their filtered speed curve unless their
     positions nearby are off their path or missing.
 
