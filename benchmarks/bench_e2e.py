@@ -141,14 +141,12 @@ def add_speeds_at_true_transfer(rows: list[dict], result, labels: ClipLabels) ->
     tracks, as signed errors (%): what the speeds would score with the transfer timed
     exactly, which splits a speed error into timing and measurement."""
     kinematics = {k.track_id: k for k in result.kinematics}
-    pairs = match_exchanges(result.exchanges, labels.exchanges, MATCH_TOLERANCE_S)
-    matched = [(li, pi) for li, pi in pairs if li is not None and pi is not None]
-    by_label = {labels.exchanges[li].exchange_id: result.exchanges[pi] for li, pi in matched}
-    for row in rows:
-        pred = by_label.get(row.get("exchange_id")) if row["matched"] else None
-        if pred is None:
+    row_of = {row["exchange_id"]: row for row in rows if row["matched"]}
+    for li, pi in match_exchanges(result.exchanges, labels.exchanges, MATCH_TOLERANCE_S):
+        if li is None or pi is None:
             continue
-        label = next(e for e in labels.exchanges if e.exchange_id == row["exchange_id"])
+        label, pred = labels.exchanges[li], result.exchanges[pi]
+        row = row_of[label.exchange_id]
         for role, track, truth, said in (
             ("incoming", pred.incoming_track_id, label.incoming_speed_mps, pred.incoming_speed_mps),
             ("outgoing", pred.outgoing_track_id, label.outgoing_speed_mps, pred.outgoing_speed_mps),
