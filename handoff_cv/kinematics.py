@@ -607,40 +607,60 @@ STANCE_QUANTILE = 0.9
 so that one frame's noise does not set it)."""
 STANCE_CUTOFF_HZ = 1.5
 """The lower foot's level is low-passed at this frequency, below the step rate."""
+STRIDE_WINDOW_S = 0.65
+"""A window that holds one foot's stance whatever the stride: a stride (two steps) lasts
+0.42-0.6 s."""
+STRIDE_CUTOFF_HZ = 0.7
+"""One foot's level is low-passed at this frequency, below the stride rate (1.7-2.4 Hz)."""
 
 
-def ground_level_px(feet_y: np.ndarray, fps: float) -> np.ndarray:
-    """Image height (px, y down) of the ground under a runner from the lower foot's height
-    ``feet_y`` per frame: its level where a foot is in stance.
+def ground_level_px(
+    feet_y: np.ndarray,
+    fps: float,
+    cutoff_hz: float = STANCE_CUTOFF_HZ,
+    window_s: float = STANCE_WINDOW_S,
+) -> np.ndarray:
+    """Image height (px, y down) of the ground under a runner from a foot's height
+    ``feet_y`` per frame (by default the lower foot's): its level where the foot is in
+    stance.
 
     Running, both feet leave the ground between steps, and end-on a foot 5 cm up puts its
-    ground point half a metre too far at 30 m. So the foot's level is low-passed (which
-    keeps its trend as the runner comes nearer or goes away) and raised by the
-    :data:`STANCE_QUANTILE` of the foot's drop below the low-passed level over
-    :data:`STANCE_WINDOW_S`, which always holds frames in stance."""
+    ground point half a metre too far at 30 m. So the foot's level is low-passed at
+    ``cutoff_hz`` (which keeps its trend as the runner comes nearer or goes away) and raised
+    by the :data:`STANCE_QUANTILE` of the foot's drop below the low-passed level over
+    ``window_s``, which must hold frames in stance: a step for the lower foot, a stride for
+    one foot (:data:`STRIDE_CUTOFF_HZ`, :data:`STRIDE_WINDOW_S`)."""
     series = pd.Series(feet_y)
     filled = series.interpolate(limit_area="inside").to_numpy()
-    smooth = pd.Series(lowpass(filled, fps, STANCE_CUTOFF_HZ), index=series.index)
-    stance = max(3, int(fps * STANCE_WINDOW_S) | 1)
+    smooth = pd.Series(lowpass(filled, fps, cutoff_hz), index=series.index)
+    stance = max(3, int(fps * window_s) | 1)
     drop = (series - smooth).rolling(stance, center=True, min_periods=1).quantile(STANCE_QUANTILE)
     level = smooth + drop.rolling(stance, center=True, min_periods=1).median()
     return level.where(series.notna()).to_numpy()
 
 
 def lateral_place_m(xy: np.ndarray, calibration: ZoneCalibration, fps: float) -> float:
-    """Metres across the lane where a runner runs: the median over the clip of the feet's
-    ground points at the level of a foot in stance (:func:`ground_level_px`).
+    """Metres across the lane where a runner runs: midway between the lines the left and
+    the right foot stand on, each the median over the clip of that foot's ground points at
+    its level in stance (:func:`ground_level_px` over a stride).
 
-    ``xy`` should not be low-passed: smoothing lifts the stance frames' lowest foot. The
-    level of a foot in the air, or its median over the stride, would be read as ground
-    farther from the camera: 10 cm up seen from 1.4 m high puts it 7% farther, and every
-    along-lane distance read on that plane 7% too long. The lower foot is the near one:
-    with the simulators' feet the place comes out 0.12 m nearer than the hips' line.
-    (Reading the foot at its own x rather than the hips' was measured and dropped:
-    obliquely, runner positions within 0.2 m fell from 87% to 77%, docs/calibration.md.)"""
-    feet = feet_point_px(xy)
-    feet[:, 1] = ground_level_px(feet[:, 1], fps)
-    return float(np.nanmedian(calibration.to_track(feet)[:, 1]))
+    ``xy`` should not be low-passed: smoothing lifts a foot's stance frames. The level of a
+    foot in the air, or its median over the stride, would be read as ground farther from
+    the camera: 10 cm up seen from 1.4 m high puts it 7% farther, and every along-lane
+    distance read on that plane 7% too long. Nor does the lower foot do: it is the near
+    one, and read alone put the simulators' runners 0.12 m nearer than their hips' line
+    (zone times a frame short at 60 fps and above; docs/calibration.md). The feet are
+    placed under the hips' image x: reading each at its own x was measured and dropped
+    (obliquely, runner positions within 0.2 m fell from 87% to 77%)."""
+    hip_x = (xy[:, _I["left_hip"], 0] + xy[:, _I["right_hip"], 0]) / 2
+    lines = []
+    for side in ("left", "right"):
+        foot_y = np.nanmax(xy[:, [_I[f"{side}_heel"], _I[f"{side}_foot_index"]], 1], axis=1)
+        level = ground_level_px(foot_y, fps, STRIDE_CUTOFF_HZ, STRIDE_WINDOW_S)
+        across = calibration.to_track(np.stack([hip_x, level], axis=1))[:, 1]
+        if np.isfinite(across).any():
+            lines.append(np.nanmedian(across))
+    return float(np.mean(lines)) if lines else float("nan")
 
 
 def along_track_from_hips(

@@ -230,6 +230,34 @@ def test_the_lane_place_is_read_where_a_foot_stands():
     assert lateral_place_m(xy, calibration, fps) == pytest.approx(lane_y, abs=0.05)
 
 
+def test_the_lane_place_is_midway_between_the_feet():
+    # each foot lands on its own line, 0.15 m either side of the hips' (the simulators'
+    # step width); the lower foot in the image is always the near one, and read alone it
+    # put the runner on the near foot's line, 0.15 m off, which cost a frame of the zone
+    # time at 60 fps and above
+    sim = simulate(Scenario(exchanges=[ExchangeSpec(go_mark_m=12.6)],
+                            camera=CameraSpec(view="side_stands", distance_m=12.0, height_m=1.4,
+                                              fps=60)))  # fmt: skip
+    calibration = calibration_from(calibrated(sim), frame_size_of(sim.landmarks))
+    fps, lane_y, half_step = 60.0, 0.25, 0.15
+    times = np.arange(0, 3, 1 / fps)
+    along = 10 + 8 * times
+    xy = np.full((len(times), 33, 2), np.nan)
+    hips = calibration.to_image(np.column_stack([along, np.full_like(along, lane_y)]))
+    for name in ("left_hip", "right_hip"):
+        xy[:, LANDMARK_INDEX[name]] = hips - [0, 0.9 * 200]
+    for side, offset, lag in (("left", half_step, 0.0), ("right", -half_step, 0.5)):
+        foot = calibration.to_image(np.column_stack([along, np.full_like(along, lane_y + offset)]))
+        ahead = calibration.to_image(np.column_stack([along + 1, np.full_like(along, lane_y)]))
+        px_per_m = np.linalg.norm(ahead - foot, axis=1)
+        phase = (times / 0.46 + lag) % 1  # a stride of 0.46 s, each foot in stance 25% of it
+        lift_m = np.where(phase > 0.25, 0.15 * np.sin(np.pi * (phase - 0.25) / 0.75), 0.0)
+        for part in ("heel", "foot_index"):
+            xy[:, LANDMARK_INDEX[f"{side}_{part}"], 0] = hips[:, 0]
+            xy[:, LANDMARK_INDEX[f"{side}_{part}"], 1] = foot[:, 1] - lift_m * px_per_m
+    assert lateral_place_m(xy, calibration, fps) == pytest.approx(lane_y, abs=0.04)
+
+
 def test_the_step_is_timed_from_the_legs():
     rng = np.random.default_rng(3)
     times = np.arange(0, 1.6, 1 / 30)
