@@ -649,7 +649,7 @@ def lateral_place_m(xy: np.ndarray, calibration: ZoneCalibration, fps: float) ->
     the camera: 10 cm up seen from 1.4 m high puts it 7% farther, and every along-lane
     distance read on that plane 7% too long. Nor does the lower foot do: it is the near
     one, and read alone put the simulators' runners 0.12 m nearer than their hips' line
-    (zone times a frame short at 60 fps and above; docs/calibration.md). The feet are
+    (zone times up to a frame off at 60 fps and above; docs/calibration.md). The feet are
     placed under the hips' image x: reading each at its own x was measured and dropped
     (obliquely, runner positions within 0.2 m fell from 87% to 77%)."""
     hip_x = (xy[:, _I["left_hip"], 0] + xy[:, _I["right_hip"], 0]) / 2
