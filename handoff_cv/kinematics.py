@@ -98,7 +98,7 @@ class TrackKinematics:
         return (xy[:, _I[f"{side}_wrist"]] + xy[:, _I[f"{side}_index"]]) / 2
 
     def hip_mid(self) -> np.ndarray:
-        return (self.point("left_hip") + self.point("right_hip")) / 2
+        return midpoint_px(self.xy, "hip")
 
     def hand_position_m(
         self, side: str, calibration: ZoneCalibration | None = None, lateral_m: float | None = None
@@ -437,8 +437,8 @@ def consistent_sides(
 
 
 def _trunk_scale(xy: np.ndarray) -> float:
-    sh = (xy[:, _I["left_shoulder"]] + xy[:, _I["right_shoulder"]]) / 2
-    hip = (xy[:, _I["left_hip"]] + xy[:, _I["right_hip"]]) / 2
+    sh = midpoint_px(xy, "shoulder")
+    hip = midpoint_px(xy, "hip")
     value = float(np.nanmedian(np.linalg.norm(sh - hip, axis=1))) / 0.288
     return value if np.isfinite(value) else 100.0
 
@@ -522,8 +522,8 @@ def orient_sides(
 # ------------------------------------------------------------------- positions
 def body_height_px(xy: np.ndarray, times: np.ndarray) -> np.ndarray:
     """Stature in pixels from trunk and leg segment lengths, smoothed over ~1 s."""
-    sh = (xy[:, _I["left_shoulder"]] + xy[:, _I["right_shoulder"]]) / 2
-    hip = (xy[:, _I["left_hip"]] + xy[:, _I["right_hip"]]) / 2
+    sh = midpoint_px(xy, "shoulder")
+    hip = midpoint_px(xy, "hip")
     legs = []
     for s in ("left", "right"):
         thigh = np.linalg.norm(xy[:, _I[f"{s}_hip"]] - xy[:, _I[f"{s}_knee"]], axis=1)
@@ -591,9 +591,15 @@ def _fps(times: np.ndarray) -> float:
     return float(1.0 / np.median(dt)) if len(dt) else 30.0
 
 
+def midpoint_px(xy: np.ndarray, part: str) -> np.ndarray:
+    """Image point (n, 2) midway between the left and the right ``part`` ("hip",
+    "shoulder") per frame of landmarks ``xy`` (n, 33, 2)."""
+    return (xy[:, _I[f"left_{part}"]] + xy[:, _I[f"right_{part}"]]) / 2
+
+
 def feet_point_px(xy: np.ndarray) -> np.ndarray:
     """Image point under the hips at the level of the lower foot."""
-    hip = (xy[:, _I["left_hip"]] + xy[:, _I["right_hip"]]) / 2
+    hip = midpoint_px(xy, "hip")
     feet = xy[:, [_I["left_heel"], _I["right_heel"], _I["left_foot_index"],
                   _I["right_foot_index"]], 1]  # fmt: skip
     return np.stack([hip[:, 0], np.nanmax(feet, axis=1)], axis=1)
@@ -652,7 +658,7 @@ def lateral_place_m(xy: np.ndarray, calibration: ZoneCalibration, fps: float) ->
     (zone times up to a frame off at 60 fps and above; docs/calibration.md). The feet are
     placed under the hips' image x: reading each at its own x was measured and dropped
     (obliquely, runner positions within 0.2 m fell from 87% to 77%)."""
-    hip_x = (xy[:, _I["left_hip"], 0] + xy[:, _I["right_hip"], 0]) / 2
+    hip_x = midpoint_px(xy, "hip")[:, 0]
     lines = []
     for side in ("left", "right"):
         foot_y = np.nanmax(xy[:, [_I[f"{side}_heel"], _I[f"{side}_foot_index"]], 1], axis=1)
@@ -678,7 +684,7 @@ def along_track_from_hips(
     """
     if not np.isfinite(lateral_m):
         return None
-    hip = (xy[:, _I["left_hip"]] + xy[:, _I["right_hip"]]) / 2
+    hip = midpoint_px(xy, "hip")
     seen = calibration.along_lane_at(hip, lateral_m)
     if seen is not None:
         in_view = np.isfinite(hip[:, 0])
@@ -724,7 +730,7 @@ def positions_and_speed(
             source = "feet"
     if pos is None:
         source = "stature"
-        hip_x = (xy[:, _I["left_hip"], 0] + xy[:, _I["right_hip"], 0]) / 2
+        hip_x = midpoint_px(xy, "hip")[:, 0]
         px_per_m = heights_px / stature_m
         steps = np.diff(hip_x) * direction / ((px_per_m[1:] + px_per_m[:-1]) / 2)
         pos = np.concatenate([[0.0], np.nancumsum(steps)])
@@ -870,8 +876,8 @@ def _direction(xy: np.ndarray) -> tuple[float, bool]:
     at most ``DIRECTION_END_FRAMES``): a single bad pose at either end (a runner half out of
     frame, a landmarker on the other body) must not turn the runner round.
     """
-    hip = (xy[:, _I["left_hip"]] + xy[:, _I["right_hip"]]) / 2
-    shoulder = (xy[:, _I["left_shoulder"]] + xy[:, _I["right_shoulder"]]) / 2
+    hip = midpoint_px(xy, "hip")
+    shoulder = midpoint_px(xy, "shoulder")
     trunk = np.linalg.norm(shoulder - hip, axis=1)
     ok = np.isfinite(hip[:, 0]) & (trunk > 0)
     idx = np.nonzero(ok)[0]

@@ -204,15 +204,20 @@ def test_end_on_the_ground_is_read_where_a_foot_is_in_stance():
     assert np.nanmedian((ground - half_second)[inner]) > 2  # what it replaced: lifted
 
 
+def low_side_on_calibration():
+    """The zone seen side-on from 1.4 m up and 12 m away, at 60 fps."""
+    sim = simulate(Scenario(exchanges=[ExchangeSpec(go_mark_m=12.6)],
+                            camera=CameraSpec(view="side_stands", distance_m=12.0, height_m=1.4,
+                                              fps=60)))  # fmt: skip
+    return calibration_from(calibrated(sim), frame_size_of(sim.landmarks))
+
+
 def test_the_lane_place_is_read_where_a_foot_stands():
     # side-on from 1.4 m up and 12 m away, the lower foot is off the ground for 60% of each
     # step (up to 8 cm): read at its running median, the runner was placed 0.16 m farther
     # from the camera (0.41 m), and every distance along the lane read on that plane 1.3%
     # too long; on rendered clips, 0.1-0.7 m
-    sim = simulate(Scenario(exchanges=[ExchangeSpec(go_mark_m=12.6)],
-                            camera=CameraSpec(view="side_stands", distance_m=12.0, height_m=1.4,
-                                              fps=60)))  # fmt: skip
-    calibration = calibration_from(calibrated(sim), frame_size_of(sim.landmarks))
+    calibration = low_side_on_calibration()
     fps, lane_y = 60.0, 0.25
     times = np.arange(0, 2, 1 / fps)
     along = 10 + 8 * times
@@ -235,10 +240,7 @@ def test_the_lane_place_is_midway_between_the_feet():
     # step width); the lower foot in the image is always the near one, and read alone it
     # put the runner on the near foot's line, 0.15 m off, which cost a frame of the zone
     # time at 60 fps and above
-    sim = simulate(Scenario(exchanges=[ExchangeSpec(go_mark_m=12.6)],
-                            camera=CameraSpec(view="side_stands", distance_m=12.0, height_m=1.4,
-                                              fps=60)))  # fmt: skip
-    calibration = calibration_from(calibrated(sim), frame_size_of(sim.landmarks))
+    calibration = low_side_on_calibration()
     fps, lane_y, half_step = 60.0, 0.25, 0.15
     times = np.arange(0, 3, 1 / fps)
     along = 10 + 8 * times
@@ -247,8 +249,9 @@ def test_the_lane_place_is_midway_between_the_feet():
     for name in ("left_hip", "right_hip"):
         xy[:, LANDMARK_INDEX[name]] = hips - [0, 0.9 * 200]
     for side, offset, lag in (("left", half_step, 0.0), ("right", -half_step, 0.5)):
-        foot = calibration.to_image(np.column_stack([along, np.full_like(along, lane_y + offset)]))
-        ahead = calibration.to_image(np.column_stack([along + 1, np.full_like(along, lane_y)]))
+        line = np.full_like(along, lane_y + offset)
+        foot = calibration.to_image(np.column_stack([along, line]))
+        ahead = calibration.to_image(np.column_stack([along + 1, line]))
         px_per_m = np.linalg.norm(ahead - foot, axis=1)
         phase = (times / 0.46 + lag) % 1  # a stride of 0.46 s, each foot in stance 25% of it
         lift_m = np.where(phase > 0.25, 0.15 * np.sin(np.pi * (phase - 0.25) / 0.75), 0.0)
