@@ -475,6 +475,18 @@ CONTACT_HOLD_S = 0.1
 about 0.1 s (three frames at 30 fps), so the stretch never spans more than one contact."""
 
 
+HAND_LINE_FRACTION = 0.125
+"""A hand at the pass is this fraction of the runner's stature to its own side of the
+runner's line across the lane: under the shoulder, half the shoulder breadth (about 0.13 of
+stature) out from the body's middle."""
+
+
+def hand_line_m(k: TrackKinematics, side: str) -> float:
+    """Metres across the lane (to the runners' left) of the line ``side``'s hand moves
+    along: the runner's line shifted to that hand's side (NaN where the line is unknown)."""
+    return k.lateral_m + (1.0 if side == "left" else -1.0) * HAND_LINE_FRACTION * k.stature_m
+
+
 def baton_hands_m(
     a: TrackKinematics,
     b: TrackKinematics,
@@ -484,13 +496,18 @@ def baton_hands_m(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Along-track positions (m) of the passing and the receiving hand per frame.
 
-    The baton changes hands between the two runners' lines in the lane, so both hands are
-    placed on the line midway between them (:meth:`TrackKinematics.hand_position_m`)."""
-    laterals = [k.lateral_m for k in (a, b) if np.isfinite(k.lateral_m)]
-    between = float(np.mean(laterals)) if laterals else None
+    Each hand is placed on its own line across the lane (:func:`hand_line_m`), the other
+    hand's where its runner's line is unknown: a same-hand pass has both runners on one
+    side of the lane and the baton a hand's reach from both, which a line midway between
+    the runners missed by a quarter of a metre (obliquely, 0.4 m along the lane)."""
+    lines = [hand_line_m(a, passing_hand), hand_line_m(b, receiving_hand)]
+    known = [line for line in lines if np.isfinite(line)]
+    passing_line, receiving_line = (
+        (line if np.isfinite(line) else known[0]) if known else None for line in lines
+    )
     return (
-        a.hand_position_m(passing_hand, calibration, between),
-        b.hand_position_m(receiving_hand, calibration, between),
+        a.hand_position_m(passing_hand, calibration, passing_line),
+        b.hand_position_m(receiving_hand, calibration, receiving_line),
     )
 
 

@@ -106,10 +106,10 @@ class TrackKinematics:
         """Along-track position of a hand.
 
         Through the calibration's camera, where the hand's line of sight meets the upright
-        plane ``lateral_m`` across the lane (the runner's own line by default; the baton
-        at a pass is between the two runners' lines). Otherwise, and where that line of
-        sight runs nearly along the lane, the hips' position plus the hand's horizontal
-        offset from them in the image, scaled by the body's height."""
+        plane ``lateral_m`` across the lane (the runner's own line by default; for the
+        baton, the hand's own line, :func:`handoff_cv.exchange.hand_line_m`). Otherwise,
+        and where that line of sight runs nearly along the lane, the hips' position plus
+        the hand's horizontal offset from them in the image, scaled by the body's height."""
         offset = (self.hand(side)[:, 0] - self.hip_mid()[:, 0]) * self.direction
         estimate = self.position_m + offset / self.px_per_m
         lateral = self.lateral_m if lateral_m is None else lateral_m

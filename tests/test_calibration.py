@@ -217,6 +217,21 @@ def test_reports_carry_splits_and_tables_flatten_them():
     assert "baton_splits" not in row.index
 
 
+@pytest.mark.parametrize("hand", ["right", "left"])
+def test_a_same_hand_pass_times_the_baton_through_the_zone_to_a_frame(hand):
+    # both runners on one side of the lane: the baton is a hand's reach to that hand's side
+    # of them, not midway between them (that read it 2-3 frames off at 120 fps)
+    spec = hcv.ExchangeSpec(passing_hand=hand, receiving_hand=hand, lead_s=3.0, tail_s=2.5)
+    camera = hcv.CameraSpec(
+        view="side_stands", distance_m=40.0, height_m=8.0, fov_deg=80.0, look_at_m=15.0, fps=120.0
+    )
+    sim = hcv.simulate(hcv.Scenario(name="same_hand", exchanges=[spec], camera=camera))
+    result = hcv.analyze_landmarks(sim.landmarks, settings_from_labels(sim.labels))
+    ex, truth = result.exchanges[0], sim.labels.exchanges[0]
+    assert (ex.passing_hand, ex.receiving_hand) == (hand, hand)
+    assert ex.baton_zone_time_s == pytest.approx(truth.baton_zone_time_s, abs=1 / camera.fps)
+
+
 # ------------------------------------------------------------------ calibrate helper
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_videos" / "blind_right_to_left"
 
