@@ -223,6 +223,7 @@ def main() -> None:
     tag = "".join(f"-{k.split('.')[-1]}={v}" for k, v in overrides.items())
     rows.to_csv(args.out / f"e2e_rendered{tag}_rows.csv", index=False)
     holders = pd.concat([h for _, h, _ in parts], ignore_index=True)
+    holders.to_csv(args.out / f"e2e_rendered{tag}_holders.csv", index=False)
     detection = pd.DataFrame([d for _, _, d in parts])
 
     frames = rows.drop_duplicates("clip").dropna(subset=["analysis_s"])
