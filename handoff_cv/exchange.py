@@ -634,6 +634,8 @@ def analyse_candidate(
         v_in = v_out = float("nan")
         gap = np.full(len(t), np.nan)
         calibration = None
+    if calibration is not None and not within_reach(a, b, gap, t, contact_s, release_s):
+        return None
     window = (t >= contact_s - settings.window_s) & (t <= transfer_s)
     verdict = None
     if np.isfinite(v_in) and np.isfinite(v_out) and window.sum() >= 3:
@@ -856,6 +858,38 @@ def _slope(t: np.ndarray, v: np.ndarray, until: float) -> float:
     if sel.sum() < 3:
         return float("nan")
     return float(np.polyfit(t[sel], v[sel], 1)[0])
+
+
+MAX_PASS_GAP_M = 2.5
+"""Farthest apart along the lane (hips, metres) two runners can be and hand a baton over:
+two arms' reach is about 1.5 m; the rest is room for positions read off the feet end-on."""
+MAX_LANE_GAP_M = 1.5
+"""Farthest apart across the lane (metres) two runners can be and hand a baton over: more
+than a lane's width (1.22 m), so one of them runs in another lane."""
+REACH_PAD_S = 0.2
+"""The runners' gap along the lane is looked at this long either side of the contact."""
+
+
+def within_reach(
+    a: TrackKinematics,
+    b: TrackKinematics,
+    gap_m: np.ndarray,
+    t: np.ndarray,
+    contact_s: float,
+    release_s: float,
+) -> bool:
+    """Whether two runners placed on the track were ever near enough to pass a baton
+    around its contact: in one lane (:data:`MAX_LANE_GAP_M`) and, along it, within
+    :data:`MAX_PASS_GAP_M` at some frame of the contact padded by :data:`REACH_PAD_S`.
+
+    Hands meet in the image far more often than on the track: end-on a runner 3-18 m behind
+    another has hands that overlap the other's, and a person in the next lane passes
+    within reach in the image. Unknown places (NaN) rule nothing out."""
+    lines = np.array([a.lateral_m, b.lateral_m])
+    if np.all(np.isfinite(lines)) and abs(lines[0] - lines[1]) > MAX_LANE_GAP_M:
+        return False
+    near = (t >= contact_s - REACH_PAD_S) & (t <= release_s + REACH_PAD_S) & np.isfinite(gap_m)
+    return not near.any() or float(np.min(np.abs(gap_m[near]))) <= MAX_PASS_GAP_M
 
 
 def _gap(a: TrackKinematics, b: TrackKinematics, calibration) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 from handoff_cv import exchange
 from handoff_cv.analyze import analyze_landmarks, calibration_from, frame_size_of
 from handoff_cv.cli import app
-from handoff_cv.evaluate import compare_clip
+from handoff_cv.evaluate import compare_clip, settings_from_labels
 from handoff_cv.exchange import _contact_window
 from handoff_cv.kinematics import (
     TrackKinematics,
@@ -31,7 +32,7 @@ from handoff_cv.pose import LANDMARK_INDEX
 from handoff_cv.settings import Settings
 from handoff_cv.synth.corrupt import Corruption, corrupt
 from handoff_cv.synth.scenario import CameraSpec, ExchangeSpec, Scenario, simulate
-from handoff_cv.synth.suites import HAND_COMBOS, Case, write_case
+from handoff_cv.synth.suites import HAND_COMBOS, Case, suite_cases, write_case
 
 runner = CliRunner()
 
@@ -633,3 +634,33 @@ def test_a_same_hand_pass_read_from_unclear_wrists_is_reported_as_a_guess():
     assert "check the replay" in cues_for(unsure)[0].text
     assert "hands confidence 0.10" in cues_for(unsure)[0].cites
     assert cues_for(sure)[0].text.startswith("Same-hand pass: the right hand")
+
+
+def test_runners_a_lane_or_metres_apart_cannot_pass_a_baton():
+    t = np.arange(0.0, 1.0, 0.02)
+    incoming, outgoing = SimpleNamespace(lateral_m=0.25), SimpleNamespace(lateral_m=-0.28)
+    arms_reach = np.full(len(t), 1.2)
+    assert exchange.within_reach(incoming, outgoing, arms_reach, t, 0.4, 0.6)
+    coach = SimpleNamespace(lateral_m=2.8)  # walking on the infield beside the lane
+    assert not exchange.within_reach(incoming, coach, arms_reach, t, 0.4, 0.6)
+    closing_in = np.linspace(12.0, 6.0, len(t))  # end-on: hands overlap 6-12 m apart
+    assert not exchange.within_reach(incoming, outgoing, closing_in, t, 0.4, 0.6)
+    assert exchange.within_reach(incoming, outgoing, np.full(len(t), np.nan), t, 0.4, 0.6)
+
+
+@pytest.mark.parametrize("index", [18, 181])
+def test_hands_that_meet_only_in_the_image_are_no_exchange(index):
+    # corrupted_0018 (end-on from the front): the runners' hands overlap in the image while
+    # the incoming runner is 16-18 m behind; corrupted_0181 (side-on): a coach walking on
+    # the infield crosses the incoming runner's hands. Both were reported as exchanges.
+    case = suite_cases("corrupted", index + 1)[index]
+    sim = simulate(case.scenario)
+    table = corrupt(sim, case.corruption, seed=case.scenario.seed)
+    labels = sim.labels
+    size = (labels.width, labels.height)
+    result = analyze_landmarks(table, settings_from_labels(labels), labels.clip, frame_size=size)
+    truth = labels.exchanges[0]
+    assert [(e.incoming_track_id, e.outgoing_track_id) for e in result.exchanges] == [
+        (truth.incoming_track_id, truth.outgoing_track_id)
+    ]
+    assert result.exchanges[0].transfer_s == pytest.approx(truth.transfer_s, abs=0.15)
