@@ -500,11 +500,11 @@ def baton_hands_m(
     hand's where its runner's line is unknown: a same-hand pass has both runners on one
     side of the lane and the baton a hand's reach from both, which a line midway between
     the runners missed by a quarter of a metre (obliquely, 0.4 m along the lane)."""
-    lines = [hand_line_m(a, passing_hand), hand_line_m(b, receiving_hand)]
-    known = [line for line in lines if np.isfinite(line)]
-    passing_line, receiving_line = (
-        (line if np.isfinite(line) else known[0]) if known else None for line in lines
-    )
+    passing_line, receiving_line = hand_line_m(a, passing_hand), hand_line_m(b, receiving_hand)
+    if not np.isfinite(passing_line):
+        passing_line = receiving_line
+    if not np.isfinite(receiving_line):
+        receiving_line = passing_line
     return (
         a.hand_position_m(passing_hand, calibration, passing_line),
         b.hand_position_m(receiving_hand, calibration, receiving_line),
