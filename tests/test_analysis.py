@@ -25,6 +25,7 @@ from handoff_cv.kinematics import (
     lateral_place_m,
     lowpass,
     on_common_grid,
+    repair_identity_swaps,
     step_period,
     track_kinematics,
 )
@@ -367,6 +368,75 @@ def test_identity_swap_at_the_pass_is_repaired():
     result, rows = analysed(sim, table)
     assert rows[0]["roles_correct"] == 1
     assert "identity_uncertain" in result.exchanges[0].quality_flags
+
+
+@pytest.mark.parametrize("view", ["side_stands", "oblique"])
+def test_an_identity_swap_while_poses_drop_out_is_repaired(view):
+    """The tracker gives each runner the other's identity where the pass hides them and
+    their poses drop out: around the swap the two are never seen in consecutive frames
+    (the rule that needed that missed every such swap)."""
+    spec = ExchangeSpec(go_mark_m=12.6, passing_hand="right", receiving_hand="left")
+    sim = simulate(Scenario(exchanges=[spec], camera=CameraSpec(view=view, fps=60)))
+    label = sim.labels.exchanges[0]
+    table = corrupt(sim, Corruption(id_swap=1.0), seed=2)
+    swap = label.transfer_frame
+    hidden = [(label.incoming_track_id, range(swap - 4, swap)),
+              (label.outgoing_track_id, range(swap, swap + 4))]  # fmt: skip
+    for track, frames in hidden:
+        table = table[~((table.track_id == track) & table.frame.isin(frames))]
+    result, rows = analysed(sim, table)
+    assert len(result.exchanges) == 1
+    assert "identity_uncertain" in result.exchanges[0].quality_flags
+    assert rows[0]["roles_correct"] == 1
+    assert rows[0]["passing_hand_correct"] == 1 and rows[0]["receiving_hand_correct"] == 1
+    assert rows[0]["transfer_error_frames"] <= 2
+
+
+def _walkers(n: int, paths, rng) -> dict[int, dict[str, np.ndarray]]:
+    """Tracks of people whose 33 landmarks scatter 0.1 body heights (of 100 px) around
+    ``paths`` (n, 2), each landmark jittering by 1 px."""
+    layout = rng.normal(0, 10, (33, 2))
+    tracks = {}
+    for i, path in enumerate(paths):
+        xy = path[:, None, :] + layout[None] + rng.normal(0, 1, (n, 33, 2))
+        tracks[i] = {"xy": xy, "z": np.zeros((n, 33)), "visibility": np.ones((n, 33)),
+                     "presence": np.ones((n, 33)), "start": 0}  # fmt: skip
+    return tracks
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice")  # the frames left unseen
+@pytest.mark.parametrize("gap", [0, 6])
+def test_two_tracks_that_take_each_others_path_are_swapped_back(gap):
+    rng = np.random.default_rng(0)
+    t = np.arange(120)[:, None]
+    paths = [
+        np.hstack([8.0 * t, np.full_like(t, 100.0)]),
+        np.hstack([7.0 * t, np.full_like(t, 160.0)]),
+    ]
+    tracks = _walkers(120, paths, rng)
+    swap = 60
+    for key in ("xy", "z", "visibility", "presence"):
+        tail = tracks[0][key][swap:].copy()
+        tracks[0][key][swap:] = tracks[1][key][swap:]
+        tracks[1][key][swap:] = tail
+    # one runner unseen just before the swap, the other just after
+    tracks[0]["xy"][swap - gap : swap] = np.nan
+    tracks[1]["xy"][swap : swap + gap] = np.nan
+    assert repair_identity_swaps(tracks, {0: 100.0, 1: 100.0}, fps=30.0) == {0, 1}
+    for i, path in enumerate(paths):
+        centroid = np.nanmean(tracks[i]["xy"], axis=1)
+        seen = ~np.isnan(centroid[:, 0])
+        assert np.all(np.abs(centroid[seen] - path[seen]).max(axis=1) < 10)
+
+
+def test_tracks_whose_paths_cross_in_the_image_are_left_alone():
+    """Two people cross in the image (runners in two lanes seen end-on, a coach walking
+    across): each path stays smooth, so neither identity is touched."""
+    rng = np.random.default_rng(1)
+    t = np.arange(120)[:, None].astype(float)
+    paths = [np.hstack([400 + 3.0 * t, 300 + 0.5 * t]), np.hstack([760 - 3.0 * t, 300 + 0.6 * t])]
+    tracks = _walkers(120, paths, rng)
+    assert repair_identity_swaps(tracks, {0: 100.0, 1: 100.0}, fps=30.0) == set()
 
 
 def test_visual_pass_and_hand_switch_are_seen():
