@@ -443,10 +443,15 @@ def lowpass(values: np.ndarray, fps: float, cutoff_hz: float) -> np.ndarray:
 
 # ------------------------------------------------------------------ left/right
 def consistent_sides(
-    xy: np.ndarray, z: np.ndarray | None = None, right_near: bool | None = None
+    xy: np.ndarray,
+    z: np.ndarray | None = None,
+    right_near: bool | None = None,
+    right_on_image_right: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per limb group, the left/right labelling that moves least from frame to frame and,
-    when the side facing the camera is known (``right_near``), keeps that side nearer.
+    when the side facing the camera is known (``right_near``), keeps that side nearer; end-on,
+    when it is known on which side of the image the runner's right is
+    (``right_on_image_right``: seen from behind), keeps it there.
 
     Returns the relabelled landmarks and, per frame, a boolean per group (arms, legs, face)
     telling where labels were swapped.
@@ -456,20 +461,29 @@ def consistent_sides(
     scale = _trunk_scale(xy)
     for g, group in enumerate(LIMB_GROUPS):
         pairs = np.array(_pairs(group))
-        emission = None
+        # the group's root (shoulders, hips) tells the sides apart: a swinging wrist or foot
+        # can pass behind the far side's in an oblique view, or cross the body's middle
+        # end-on, the trunk does not
+        li, ri = pairs[0]
+        agree = None  # keeping the labels costs -agree, swapping +agree
         if z is not None and right_near is not None and group != "face":
-            # depth order of the group's root (shoulders, hips): a swinging wrist or foot can
-            # pass behind the far side's in an oblique view, the trunk does not
-            li, ri = pairs[0]
-            says_right_near = np.sign(z[:, li] - z[:, ri])
-            agree = np.nan_to_num(says_right_near) * (1 if right_near else -1)
-            emission = 0.5 * scale * agree  # keeping the labels costs -agree, swapping +agree
+            agree = np.nan_to_num(np.sign(z[:, li] - z[:, ri])) * (1 if right_near else -1)
+        elif right_on_image_right is not None and group != "face":
+            # shoulders and hips are a quarter of the stature wide seen along the lane
+            apart = (xy[:, ri, 0] - xy[:, li, 0]) / (END_ON_SIDE_SPAN * scale)
+            agree = np.clip(np.nan_to_num(apart), -1, 1) * (1 if right_on_image_right else -1)
+        emission = None if agree is None else 0.5 * scale * agree
         flips = _viterbi_flips(xy, pairs, emission)
         swapped[:, g] = flips
         rows = np.nonzero(flips)[0]
         for li, ri in pairs:
             out[rows, li], out[rows, ri] = xy[rows, ri], xy[rows, li]
     return out, swapped
+
+
+END_ON_SIDE_SPAN = 0.1
+"""Seen along the lane, the left and right shoulders (hips) this far apart in the image
+(fraction of stature) count fully for which side is which; nearer, in proportion."""
 
 
 def _trunk_scale(xy: np.ndarray) -> float:
@@ -812,7 +826,8 @@ def _track_kinematics(table, filtering, exchange, calibration) -> list[TrackKine
         xy = hampel(xy, window, filtering.hampel_sigmas, floor if np.isfinite(floor) else 0.0)
         direction, side_on = _direction(xy)
         right_near = _right_side_near(direction, side_on, exchange.camera_side)
-        xy, swapped = consistent_sides(xy, z, right_near)
+        right_on_image_right = None if side_on else bool(direction > 0)  # from behind
+        xy, swapped = consistent_sides(xy, z, right_near, right_on_image_right)
         z_sided = z.copy()
         for g in range(swapped.shape[1]):
             rows = np.nonzero(swapped[:, g])[0]
