@@ -165,7 +165,10 @@ def analyze_landmarks(
     sightings = None
     if sightings_px is not None and not sightings_px.empty and settings.baton.colour != "off":
         sightings = BatonInput(sightings_px, settings.baton)
-    exchanges = find_exchanges(kins, settings.exchange, calibration, sightings) if kins else []
+    picture = None if moved else size  # stabilised, positions leave the picture's frame
+    exchanges = (
+        find_exchanges(kins, settings.exchange, calibration, sightings, picture) if kins else []
+    )
     if moved:
         _flag_camera_motion(exchanges, camera_motion)
     elapsed = time.perf_counter() - started

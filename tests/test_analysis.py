@@ -474,6 +474,44 @@ def test_end_on_runners_keep_their_sides_through_jitter_and_mixed_up_labels(view
         assert min(_wrists_on_their_true_sides(sim, table)) > 0.98
 
 
+def test_a_pass_at_the_pictures_edge_as_the_runners_leave_it_is_not_reported():
+    """A camera framed for the first of two practice passes: the second happens as the
+    runners leave the picture, their jittered hands looking met in their last frames. The
+    clip does not show that pass (its labels leave it out), so it is not reported."""
+    common = dict(relay="4x100", passing_hand="left", receiving_hand="right", pass_type="upsweep")
+    first = ExchangeSpec(**common, incoming_speed_mps=9.875, incoming_fade_mps2=0.284,
+                         outgoing_speed_mps=9.543, outgoing_tau_s=1.063, reaction_s=0.139,
+                         outgoing_start_m=0.64, go_mark_m=7.459, free_distance_m=1.286,
+                         contact_s=0.116, transfer_fraction=0.543, incoming_height_m=1.641,
+                         outgoing_height_m=1.634, lead_s=1.495, tail_s=0.94)  # fmt: skip
+    second = ExchangeSpec(**common, incoming_speed_mps=10.87, incoming_fade_mps2=0.141,
+                          outgoing_speed_mps=10.058, outgoing_tau_s=1.152, reaction_s=0.158,
+                          outgoing_start_m=1.67, go_mark_m=13.078, free_distance_m=1.354,
+                          contact_s=0.238, transfer_fraction=0.494, incoming_height_m=1.773,
+                          outgoing_height_m=1.929, lead_s=0.842, tail_s=1.12)  # fmt: skip
+    camera = CameraSpec(view="side_infield", distance_m=26.98, height_m=3.96, width=1920,
+                        height=1080, fps=30)  # fmt: skip
+    sim = simulate(Scenario(exchanges=[first, second], camera=camera))
+    assert len(sim.labels.exchanges) == 1
+    table = corrupt(sim, Corruption(jitter=0.6), seed=1)
+    result, rows = analysed(sim, table)
+    assert len(result.exchanges) == 1 and rows[0]["matched"] is True
+    assert not any(row["spurious"] for row in rows)
+
+
+def test_a_runner_is_taken_to_leave_the_picture_only_at_its_edge():
+    times = np.arange(30) / 30
+    pose = np.full((30, 33, 2), 500.0)
+    pose[:, :, 0] += np.linspace(-20, 20, 33)
+    observed = times <= 0.5
+    runner = SimpleNamespace(times=times, observed=observed, raw_xy=pose.copy())
+    assert not exchange.leaves_picture(runner, 0.45, (1280, 720))  # lost mid-picture
+    runner.raw_xy[15, :, 0] += 1280 - 510  # last seen across the right edge
+    assert exchange.leaves_picture(runner, 0.45, (1280, 720))
+    assert not exchange.leaves_picture(runner, 0.3, (1280, 720))  # followed 0.2 s after
+    assert not exchange.leaves_picture(runner, 0.45, None)  # picture unknown (moving camera)
+
+
 def test_visual_pass_and_hand_switch_are_seen():
     spec = ExchangeSpec(go_mark_m=12.6, pass_style="visual", hand_switch_after_s=0.5)
     sim = simulate(Scenario(exchanges=[spec]))
