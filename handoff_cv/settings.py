@@ -178,6 +178,13 @@ class TrackingSettings(Section):
         "out: the pose detector takes two overlapping people (runners side by side seen "
         "end-on) for one.",
     )
+    confirm_apart: bool = Field(
+        False,
+        description="Follow someone just found, until confirmed, in a wider crop (2.4 body "
+        "heights) with the people already followed painted out: a landmarker started beside "
+        "a runner takes the runner in plain view, and one on a tight crop misses the person "
+        "(experimental: side views gain, end-on views lose; docs/end_to_end.md).",
+    )
     hide_others: bool = Field(
         False,
         description="Paint over other people's trunks in each person's crop so a landmarker "

@@ -128,6 +128,13 @@ BEHIND_CROP = 2.0
 heights (measured on end-on rendered clips: 1.6 and 2.4 find the runner behind in fewer
 frames)."""
 
+NEW_CROP_SCALE = 2.4
+"""Side of the crop, in body heights, around someone awaiting confirmation
+(``confirm_apart``). Their landmarker
+has no pose of theirs to follow yet and must find them with its own person detector, which
+misses a runner filling a crop of 1.6 body heights (the crop that suits the landmarkers once
+they follow someone) and finds the same runner with more margin around them."""
+
 FINE_SEARCH_EVERY = 3
 """While someone is followed, only every this-many-th search for new people goes down to the
 smaller tiles (a search of the small tiles costs many times one of the whole region)."""
@@ -215,7 +222,30 @@ class Tracker:
 
     # ----------------------------------------------------------------- helpers
     def _follow_all(self, frame: Frame) -> dict[int, Pose]:
+        """Every followed person's pose in ``frame``: confirmed identities first, then those
+        awaiting confirmation; with ``confirm_apart``, these in wider crops with the
+        confirmed people painted out.
+
+        Someone just found beside a runner followed was often found only with that runner
+        painted out (``search_behind``); a landmarker started on the plain crop takes the
+        runner in plain view, finds nobody else, and the new identity ends at that miss."""
+        confirmed = [c for c in self._live if c.track_id is not None]
+        tentative = [c for c in self._live if c.track_id is None]
+        poses = self._follow(frame, confirmed, [], self.crop_scale)
+        if not self.settings.confirm_apart:
+            return poses | self._follow(frame, tentative, [], self.crop_scale)
+        wide = max(self.crop_scale, NEW_CROP_SCALE)
+        return poses | self._follow(frame, tentative, list(poses.values()), wide)
+
+    def _follow(
+        self, frame: Frame, cands: list[_Candidate], painted: list[Pose], scale: float
+    ) -> dict[int, Pose]:
+        """The poses of ``cands`` in ``frame``, each landmarker on its own crop of ``scale``
+        body heights (with the people ``painted`` out, and others' trunks hidden where
+        ``hide_others`` says so)."""
         poses: dict[int, Pose] = {}
+        if not cands:
+            return poses
         hiding = self.settings.hide_others
         trunks = (
             {c.key: (c.predicted_trunk(frame.time_s), c.height) for c in self._live}
@@ -223,10 +253,12 @@ class Tracker:
             else {}
         )
         requests, crops, predictions = [], [], []
-        for cand in self._live:
+        for cand in cands:
             predicted = cand.predicted_box(frame.time_s)
-            crop = Crop.around(predicted, self.crop_scale * cand.height)
+            crop = Crop.around(predicted, scale * cand.height)
             image = crop.cut(frame.image)
+            if painted:
+                image = paint_out(image, crop, painted)
             if hiding:
                 others = [v for k, v in trunks.items() if k != cand.key and v[0] is not None]
                 own = (*trunks[cand.key], cand.predicted_arms(frame.time_s))
@@ -234,8 +266,8 @@ class Tracker:
             requests.append((cand.key, image, int(frame.time_s * 1000)))
             crops.append(crop)
             predictions.append(predicted)
-        found = self.backend.follow_many(requests) if requests else []
-        for cand, crop, predicted, pose in zip(self._live, crops, predictions, found, strict=True):
+        found = self.backend.follow_many(requests)
+        for cand, crop, predicted, pose in zip(cands, crops, predictions, found, strict=True):
             if pose is None:
                 continue
             pose = pose.shifted(crop.x0, crop.y0)

@@ -2,7 +2,8 @@
 
 Each person is a box of one colour. ``detect`` finds every coloured box; ``follow`` behaves
 like MediaPipe's VIDEO mode: after a reset it takes the largest person in the crop, then
-keeps the person nearest to where its last answer was, whoever that is.
+keeps the person nearest to where its last answer was (in the crop's coordinates from 0 to
+1), whoever that is.
 """
 
 from __future__ import annotations
@@ -103,12 +104,17 @@ class ColourBoxBackend:
         if not people:
             self.last.pop(key, None)
             return None
+        # like MediaPipe's region of interest, where it last was in the image's own
+        # coordinates (0-1): a crop of another size maps it elsewhere in pixels
+        size = np.array(image.shape[1::-1], float)
         previous = self.last.get(key)
         if previous is None:
             best = max(people, key=lambda p: p.box().area)
         else:
-            best = min(people, key=lambda p: np.linalg.norm(np.array(p.box().center) - previous))
-        self.last[key] = np.array(best.box().center)
+            best = min(
+                people, key=lambda p: np.linalg.norm(np.array(p.box().center) / size - previous)
+            )
+        self.last[key] = np.array(best.box().center) / size
         return best
 
     def reset(self, key: int) -> None:

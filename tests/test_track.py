@@ -27,8 +27,14 @@ FPS = 30
 RED, BLUE, GREEN = (220, 30, 30), (30, 30, 220), (30, 200, 30)
 
 
-def run(people: list[Person], seconds: float, roi: Box | None = None, **settings):
-    backend = ColourBoxBackend([p.color for p in people])
+def run(
+    people: list[Person],
+    seconds: float,
+    roi: Box | None = None,
+    backend: ColourBoxBackend | None = None,
+    **settings,
+):
+    backend = backend or ColourBoxBackend([p.color for p in people])
     tracker = Tracker(
         backend, TrackingSettings(**settings), frame_size=SIZE, roi=roi, crop_scale=1.6
     )
@@ -302,7 +308,7 @@ class SlidingBackend(ColourBoxBackend):
         if key == self.first_key and self.window[0] <= time_ms / 1000 < self.window[1]:
             others = ColourBoxBackend(self.colours[1:])._people(image)
             if others:
-                self.last[key] = np.array(others[0].box().center)
+                self.last[key] = np.array(others[0].box().center) / image.shape[1::-1]
                 return others[0]
         return super().follow(key, image, time_ms)
 
@@ -350,7 +356,7 @@ class _MergingBackend(ColourBoxBackend):
             people = self._people(image)
             if people:
                 nearest = min(people, key=lambda p: np.linalg.norm(p.box().center - centre))
-                self.last[key] = np.array(nearest.box().center)
+                self.last[key] = np.array(nearest.box().center) / image.shape[1::-1]
         return super().follow(key, image, time_ms)
 
 
@@ -360,11 +366,68 @@ def test_a_runner_the_detector_merges_with_the_one_beside_is_found_behind_them()
     people = [Person(RED, 300, 60, 20), Person(BLUE, 334, 64, 20)]
     found = {}
     for behind in (True, False):
-        backend = _MergingBackend([RED, BLUE])
-        tracker = Tracker(backend, TrackingSettings(search_behind=behind), frame_size=SIZE)
-        frames = (Frame(i, i / FPS, render(people, i / FPS, SIZE)) for i in range(2 * FPS))
-        tracks = run_tracker(tracker, frames)
+        tracks, _ = run(people, 2, backend=_MergingBackend([RED, BLUE]), search_behind=behind)
         found[behind] = sorted(owner(t, people)[0] for t in tracks)
         for track in tracks:
             assert len(set(owner(track, people))) == 1
     assert found == {True: [0, 1], False: [0]}
+
+
+class _MarginBackend(ColourBoxBackend):
+    """Like MediaPipe's landmarker: on its first frame it must find the person with its own
+    detector, which misses someone filling more than half the crop's height; once it
+    follows someone it keeps them at any size. Records each landmarker's crop sides."""
+
+    def __init__(self, colours) -> None:
+        super().__init__(colours)
+        self.crops: dict[int, list[int]] = {}
+
+    def follow(self, key: int, image: np.ndarray, time_ms: int) -> Pose | None:
+        self.crops.setdefault(key, []).append(image.shape[0])
+        if key not in self.last:
+            people = self._people(image)
+            if not people or max(p.box().height for p in people) > 0.5 * image.shape[0]:
+                return None
+        return super().follow(key, image, time_ms)
+
+
+def test_someone_new_is_followed_in_a_wider_crop_until_confirmed():
+    """With ``confirm_apart`` a person just found is followed in a crop with room around
+    them until confirmed (with the followed runners' 1.6 body heights they fill too much of
+    it to be found), then in the usual crop; without it they are never followed."""
+    people = [Person(RED, 100, 60, 90, height=80)]
+    found = {}
+    for apart in (True, False):
+        tracks, backend = run(people, 2, backend=_MarginBackend([RED]), confirm_apart=apart)
+        found[apart] = [t.duration_s for t in tracks]
+        if apart:
+            sides = next(iter(backend.crops.values()))
+            assert sides[0] >= 2.2 * 80 and sides[-1] <= 1.7 * 80
+    assert len(found[True]) == 1 and found[True][0] > 1.5
+    assert found[False] == []
+
+
+class _LargestFirstMergingBackend(_MergingBackend):
+    """Sees two people side by side as one, and a landmarker starting on a crop takes the
+    largest person in it, as MediaPipe takes the person in plain view."""
+
+    def follow(self, key: int, image: np.ndarray, time_ms: int) -> Pose | None:
+        return ColourBoxBackend.follow(self, key, image, time_ms)
+
+
+def test_someone_found_behind_a_runner_is_followed_with_that_runner_painted_out():
+    """With ``confirm_apart`` the runner found behind another (only with that one painted
+    out) is followed with the runners already followed painted out until confirmed. On the
+    plain crop the landmarker takes the runner in front, and the newcomer's identity is
+    dropped as a duplicate or takes the wrong runner."""
+    people = [Person(RED, 300, 60, 20, height=80), Person(BLUE, 334, 70, 20, height=66)]
+    found = {}
+    for apart in (True, False):
+        backend = _LargestFirstMergingBackend([RED, BLUE])
+        tracks, _ = run(people, 2, backend=backend, confirm_apart=apart)
+        found[apart] = sorted(owner(t, people)[0] for t in tracks)
+        if apart:
+            for track in tracks:
+                assert len(set(owner(track, people))) == 1
+    assert found[True] == [0, 1]
+    assert found[False] != [0, 1]
