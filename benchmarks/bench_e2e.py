@@ -44,6 +44,7 @@ from handoff_cv.evaluate import (
 )
 from handoff_cv.exchange import speed_at
 from handoff_cv.labels import ClipLabels
+from handoff_cv.pipeline import RUNTIME_PACKAGES, package_versions
 from handoff_cv.settings import Settings
 from handoff_cv.synth.rendered import (
     BATON_TRUTH_NAME,
@@ -233,6 +234,9 @@ def main() -> None:
         if not args.reuse_video_pass
         else "Pose and tracking reused from the cache (--reuse-video-pass): no speed measured."
     )
+    # the figures move with these (the same code gave others on another install)
+    installed = package_versions((*RUNTIME_PACKAGES, "warp-lang", "torch", "anny"))
+    packages = "Packages: " + ", ".join(f"{k} {v}" for k, v in installed.items()) + "."
     text = [
         f"## Rendered suite ({args.cases} clips, seed {args.seed}, zone calibration given"
         f"{''.join(', ' + item for item in args.set)})",
@@ -243,6 +247,8 @@ def main() -> None:
         format_table(summarise(rows), HEADLINE),
         "",
         speed,
+        "",
+        packages,
         "",
     ]
     text += [*speed_split_lines(rows), ""]

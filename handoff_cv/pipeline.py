@@ -81,7 +81,7 @@ class TrackResult:
             },
             "model": {"path": str(model_file), "sha256": sha256_of(model_file)},
             "settings": settings.model_dump(mode="json"),
-            "versions": _versions(),
+            "versions": package_versions(),
             "timings_s": self.timings_s,
             "frames_processed": self.frames_processed,
             "detections_run": self.detections_run,
@@ -302,9 +302,14 @@ def _expected_frames(info: VideoInfo, settings: Settings) -> int | None:
     return max(min(end, info.frame_count) - start, 0)
 
 
-def _versions() -> dict[str, str]:
+RUNTIME_PACKAGES = ("mediapipe", "opencv-contrib-python", "av", "numpy", "pandas")
+
+
+def package_versions(dists: tuple[str, ...] = RUNTIME_PACKAGES) -> dict[str, str]:
+    """Python's version and each of ``dists``' installed one (``run.json`` records them:
+    MediaPipe's landmarks, and so every figure after them, can change between releases)."""
     versions = {"python": platform.python_version()}
-    for dist in ("mediapipe", "opencv-contrib-python", "av", "numpy", "pandas"):
+    for dist in dists:
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
