@@ -170,6 +170,7 @@ def suite_arguments(description: str) -> argparse.ArgumentParser:
 def main() -> None:
     parser = suite_arguments(__doc__.splitlines()[0])
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     root = HERE / "data" / f"rendered-{args.seed}"
     cases = rendered_cases(args.cases, args.seed)
     missing = [c.name for c in cases if not (root / c.name / BATON_TRUTH_NAME).is_file()]

@@ -238,7 +238,7 @@ def _baton_summary(m: pd.DataFrame) -> dict[str, float]:
     if "hands_evidence" not in m or not len(m):
         return {}
     by_hands = m[m["hands_evidence"] == "baton"]
-    timed = m[m["timing_evidence"] == "baton"]
+    timed = m[m["timing_evidence"] == "baton+wrists"]
     both = (by_hands["passing_hand_correct"] == 1) & (by_hands["receiving_hand_correct"] == 1)
     return {
         "baton_hands": len(by_hands),

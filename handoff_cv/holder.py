@@ -64,6 +64,28 @@ class HolderSeries:
     states: np.ndarray  # index into STATES (Viterbi path)
     confidence: np.ndarray  # posterior probability of that state
 
+    def between(self, t0: float, t1: float) -> HolderSeries:
+        """The part of the series from ``t0`` to ``t1`` (seconds, inclusive)."""
+        keep = (self.times >= t0) & (self.times <= t1)
+        return HolderSeries(
+            self.frames[keep],
+            self.times[keep],
+            self.seen[keep],
+            self.states[keep],
+            self.confidence[keep],
+        )
+
+    def around(self, inner: HolderSeries) -> HolderSeries:
+        """This series with ``inner`` in place of its frames over ``inner``'s time span."""
+        outside = (self.times < inner.times[0]) | (self.times > inner.times[-1])
+        order = np.argsort(np.concatenate([self.times[outside], inner.times]), kind="stable")
+        return HolderSeries(
+            *(
+                np.concatenate([getattr(self, f)[outside], getattr(inner, f)])[order]
+                for f in ("frames", "times", "seen", "states", "confidence")
+            )
+        )
+
     def to_frame(self, exchange_id: int = 0) -> pd.DataFrame:
         rows = [STATES[s] for s in self.states]
         return pd.DataFrame(
@@ -270,16 +292,19 @@ def holder_series(
     window_s: tuple[float, float],
     settings: BatonSettings,
 ) -> HolderSeries | None:
-    """The holder in each frame of ``window_s`` where both runners are tracked."""
+    """The holder in each frame of ``window_s`` where either runner's hands are tracked
+    (before the receiver is found, the passer's hands alone say who carries it; after the
+    passer is lost, the receiver's)."""
     aligned = on_common_grid(incoming, outgoing)
     if aligned is None:
         return None
     incoming, outgoing = aligned
     t = incoming.times
-    both = ~np.isnan(incoming.hand("left", fine=True)[:, 0]) | ~np.isnan(
-        incoming.hand("right", fine=True)[:, 0]
-    )
-    idx = np.nonzero((t >= window_s[0]) & (t <= window_s[1]) & both)[0]
+    hands_known = np.zeros(len(t), bool)
+    for runner in (incoming, outgoing):
+        for side in SIDES:
+            hands_known |= np.isfinite(runner.hand(side, fine=True)[:, 0])
+    idx = np.nonzero((t >= window_s[0]) & (t <= window_s[1]) & hands_known)[0]
     if len(idx) < 3 or sightings.empty:
         return None
     sigma = hold_distance(sightings, incoming, outgoing, idx, settings.hold_distance)

@@ -93,8 +93,7 @@ def _rows(ex: ExchangeReport) -> list[tuple[str, str]]:
 
     seen = {"baton": "seen on the baton", "wrists": "from the wrists"}
     timing = {
-        "baton": "seen on the baton",
-        "baton+wrists": "wrists, within the baton's bounds",
+        "baton+wrists": "wrists, checked against the baton",
         "wrists": "from the wrists",
     }
     baton_seen = (

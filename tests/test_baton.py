@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -30,7 +31,8 @@ from handoff_cv.evaluate import (
     identify_tracks,
     settings_from_labels,
 )
-from handoff_cv.holder import STATES, baton_evidence, holder_series
+from handoff_cv.exchange import _baton_timing, holder_bounds
+from handoff_cv.holder import STATES, BatonEvidence, HolderSeries, baton_evidence, holder_series
 from handoff_cv.kinematics import track_kinematics
 from handoff_cv.labels import ClipLabels
 from handoff_cv.landmarks import poses_by_frame
@@ -229,7 +231,7 @@ def test_the_seen_baton_decides_hands_switch_and_transfer(view, hands):
     result = analyze_landmarks(sim.landmarks, settings_from_labels(sim.labels), baton=sightings)
     truth, report = sim.labels.exchanges[0], result.exchanges[0]
     assert (report.passing_hand, report.receiving_hand) == hands
-    assert report.hands_evidence == "baton" and report.evidence == "baton"
+    assert report.hands_evidence == "baton" and report.timing_evidence == "baton+wrists"
     assert report.receiver_hand_switch is True
     assert abs(report.transfer_s - truth.transfer_s) <= 2 / sim.labels.fps
     assert report.contact_start_s <= truth.transfer_s <= report.release_s
@@ -287,6 +289,85 @@ def test_a_gap_in_sightings_keeps_the_holder_and_bounds_the_timing():
     order = {"incoming": 0, "both": 1, "outgoing": 2}
     ranks = [order[STATES[s][0]] for s in series.states]
     assert ranks == sorted(ranks)
+
+
+def test_the_holder_is_followed_over_the_whole_carry_and_after_the_passer_is_lost():
+    """A long clip: the receiver waits in view from the first frame, the passer comes into
+    view 4.7 s later and is lost 0.3 s after letting go. The holder table covers every
+    frame either runner is tracked, not only the 2 s around the pass (as it did), and stays
+    right: with the passer before he is lost, with the receiver after."""
+    exchange = ExchangeSpec(passing_hand="right", receiving_hand="left", lead_s=3.5, tail_s=3.0)
+    camera = CameraSpec(view="side_stands", distance_m=30, fps=30)
+    sim = simulate(Scenario(name="long", exchanges=[exchange], camera=camera))
+    truth = sim.labels.exchanges[0]
+    marks = sim.landmarks
+    passer_gone = (marks.track_id == truth.incoming_track_id) & (
+        marks.time_s > truth.release_s + 0.3
+    )
+    marks = marks[~passer_gone]
+    batons = sim.baton_table()
+    ends_x = batons[["x0_px", "x1_px"]]
+    in_view = batons[((ends_x >= 0) & (ends_x < camera.width)).all(axis=1)]  # as a finder sees
+    result = analyze_landmarks(marks, settings_from_labels(sim.labels), baton=in_view)
+    holders = result.holders_frame()
+    assert holders.frame.min() == marks.frame.min()
+    assert holders.frame.max() == marks[marks.track_id == truth.outgoing_track_id].frame.max()
+    passer_in_view = marks[marks.track_id == truth.incoming_track_id].frame.min()
+    assert len(holders) > marks.frame.max() - passer_in_view
+    assert _agreement(holders, batons) >= 0.95
+
+
+def test_the_reading_near_the_pass_replaces_the_whole_tracks_path_over_its_span():
+    def series(times, state):
+        n = len(times)
+        return HolderSeries(
+            np.arange(n) + int(times[0] * 10),
+            np.asarray(times),
+            np.ones(n, bool),
+            np.full(n, state),
+            np.ones(n),
+        )
+
+    whole = series(np.arange(0, 50) / 10, STATES.index(("incoming", "right", None)))
+    near = series(np.arange(20, 31) / 10, STATES.index(("outgoing", None, "left")))
+    spliced = whole.around(near)
+    assert np.array_equal(spliced.times, whole.times)
+    assert np.array_equal(spliced.frames, whole.frames)
+    inside = (spliced.times >= 2.0) & (spliced.times <= 3.0)
+    assert (spliced.states[inside] == STATES.index(("outgoing", None, "left"))).all()
+    assert (spliced.states[~inside] == STATES.index(("incoming", "right", None))).all()
+
+
+def test_the_baton_moves_the_wrists_times_only_where_they_lie_far_from_its_change_of_holder():
+    """30 fps. Contact: the wrists 1 frame before the baton's 1-frame interval stay (the
+    interval's middle was used, and is biased a frame early at contact); release: the wrists
+    0.3 s before the baton's interval move to 6 frames before it; a baton 0.5 s off the
+    wrists is not believed."""
+    t = np.arange(0, 10, 1 / 30)
+
+    def evidence(contact, release):
+        return BatonEvidence("right", "left", 1.0, contact, release, False, False, 1.0)
+
+    contact, release, by = _baton_timing(evidence((5.033, 5.067), (5.6, 5.633)), 5.0, 5.3, t)
+    assert contact == 5.0
+    assert release == pytest.approx(5.6 - 6 / 30)
+    assert by == "baton+wrists"
+    contact, release, by = _baton_timing(evidence((5.5, 5.533), None), 5.0, 5.3, t)
+    assert (contact, release, by) == (5.0, 5.3, "wrists")
+
+
+def test_the_holder_of_each_pass_is_followed_no_further_than_midway_to_the_next():
+    def candidate(t0: float, t1: float):
+        times = np.linspace(0, 20, 201)
+        kin = SimpleNamespace(times=times)
+        frames = np.nonzero((times >= t0) & (times <= t1))[0]
+        return SimpleNamespace(incoming=kin, outgoing=kin, frames=frames)
+
+    first, rival, second = candidate(2, 3), candidate(2.5, 3.5), candidate(9, 10)
+    bounds = holder_bounds([first, rival, second])
+    assert bounds[0] == (-np.inf, 6.0)
+    assert bounds[1] == (-np.inf, 6.25)  # a rival reading of the same pass bounds nothing
+    assert bounds[2] == (6.25, np.inf)
 
 
 def test_a_dropped_baton_is_reported():
