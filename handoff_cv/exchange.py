@@ -575,7 +575,7 @@ def analyse_candidate(
     ``BATON_WINDOW_S`` of the hands' approach."""
     a, b = cand.incoming, cand.outgoing
     t = a.times
-    lo, hi = cand.frames[0], cand.frames[-1] + 1
+    lo, hi = reachable_span(_gap(a, b, calibration), t, cand.frames[0], cand.frames[-1] + 1)
     pairs = list(product(("left", "right"), repeat=2))
     dist = {p: _hand_distance(a, b, *p) for p in pairs}
     # the best-scored pair of hands that ever met: the pair nearest over the whole
@@ -900,6 +900,34 @@ def within_reach(
         return False
     near = (t >= contact_s - REACH_PAD_S) & (t <= release_s + REACH_PAD_S) & np.isfinite(gap_m)
     return not near.any() or float(np.min(np.abs(gap_m[near]))) <= MAX_PASS_GAP_M
+
+
+ARMS_REACH_M = 1.5
+"""Two arms' reach along the lane (hips, metres): the runners come this near at a pass."""
+
+
+def reachable_span(gap_m: np.ndarray, t: np.ndarray, lo: int, hi: int) -> tuple[int, int]:
+    """The frames ``lo:hi`` narrowed to the stretch where the runners are within
+    :data:`MAX_PASS_GAP_M` of each other along the track (padded by :data:`REACH_PAD_S`)
+    and come within :data:`ARMS_REACH_M`: the one where they come nearest, when there are
+    several; ``lo:hi`` whole when their places are unknown or never that near.
+
+    End-on, one runner's hands overlap the other's in the image from the moment both are
+    followed, seconds before the pass: the closest hands of that whole stretch can be
+    metres apart on the track (``rendered_0016``: hands read met 1.3 s early, then
+    rejected as out of reach). A stretch that never comes within arm's reach is left for
+    :func:`within_reach` to judge whole (``corrupted_0018``: 2.4 m at the nearest, hands
+    overlapping in the image, 5 s before the pass)."""
+    gap = np.abs(gap_m[lo:hi])
+    if not (np.isfinite(gap) & (gap <= ARMS_REACH_M)).any():
+        return lo, hi
+    dt = max(float(np.median(np.diff(t))), 1e-6) if len(t) > 1 else 1.0
+    pad = round(REACH_PAD_S / dt)
+    near = ~(gap > MAX_PASS_GAP_M)  # unknown places rule nothing out
+    runs = [r for r in _runs(near, max_gap=pad) if np.nanmin(gap[r]) <= ARMS_REACH_M]
+    nearest = int(np.nanargmin(gap))
+    run = min(runs, key=lambda r: 0 if r[0] <= nearest <= r[-1] else min(abs(r - nearest)))
+    return max(lo, lo + int(run[0]) - pad), min(hi, lo + int(run[-1]) + pad + 1)
 
 
 SEEN_AFTER_RELEASE_S = 0.1

@@ -180,10 +180,12 @@ class TrackingSettings(Section):
     )
     confirm_apart: bool = Field(
         False,
-        description="Follow someone just found, until confirmed, in a wider crop (2.4 body "
-        "heights) with the people already followed painted out: a landmarker started beside "
-        "a runner takes the runner in plain view, and one on a tight crop misses the person "
-        "(experimental: side views gain, end-on views lose; docs/end_to_end.md).",
+        description="Follow someone just found beside people already followed in a wider "
+        "crop (2.4 body heights) with those people painted out (its own arms left in view), "
+        "until confirmed and for as long as followed after: a landmarker started beside a "
+        "runner takes the runner in plain view, and one on a tight crop misses the person "
+        "(experimental: fewer identity switches and missed passes, fewer hands right; "
+        "docs/end_to_end.md).",
     )
     hide_others: bool = Field(
         False,

@@ -90,6 +90,9 @@ class _Candidate:
     backlog: list[tuple[int, float, Pose, np.ndarray | None]] = field(default_factory=list)
     appearance: np.ndarray | None = None
     last_pose: Pose | None = None
+    apart: bool = False
+    """Found while others were followed (``confirm_apart``): followed for good in a wide crop
+    with the people followed plainly painted out."""
 
     def predicted_box(self, time_s: float) -> Box:
         cx, cy = self.center + self.velocity * (time_s - self.last_time)
@@ -129,7 +132,7 @@ heights (measured on end-on rendered clips: 1.6 and 2.4 find the runner behind i
 frames)."""
 
 NEW_CROP_SCALE = 2.4
-"""Side of the crop, in body heights, around someone awaiting confirmation
+"""Side of the crop, in body heights, around someone found beside a person followed
 (``confirm_apart``). Their landmarker
 has no pose of theirs to follow yet and must find them with its own person detector, which
 misses a runner filling a crop of 1.6 body heights (the crop that suits the landmarkers once
@@ -222,20 +225,24 @@ class Tracker:
 
     # ----------------------------------------------------------------- helpers
     def _follow_all(self, frame: Frame) -> dict[int, Pose]:
-        """Every followed person's pose in ``frame``: confirmed identities first, then those
-        awaiting confirmation; with ``confirm_apart``, these in wider crops with the
-        confirmed people painted out.
+        """Every followed person's pose in ``frame``. With ``confirm_apart``, those followed
+        plainly first; then, in wider crops with those people painted out (their own arms
+        left in view), everyone awaiting confirmation and everyone found while others were
+        followed, for as long as they are followed.
 
         Someone just found beside a runner followed was often found only with that runner
         painted out (``search_behind``); a landmarker started on the plain crop takes the
-        runner in plain view, finds nobody else, and the new identity ends at that miss."""
-        confirmed = [c for c in self._live if c.track_id is not None]
-        tentative = [c for c in self._live if c.track_id is None]
-        poses = self._follow(frame, confirmed, [], self.crop_scale)
+        runner in plain view, finds nobody else, and the new identity ends at that miss. The
+        same happened at the switch to the plain crop on confirmation (``rendered_0016``:
+        the runner behind, confirmed again and again, each time followed for a few frames;
+        kept apart, 543 frames)."""
         if not self.settings.confirm_apart:
-            return poses | self._follow(frame, tentative, [], self.crop_scale)
+            return self._follow(frame, self._live, [], self.crop_scale)
+        plain = [c for c in self._live if c.track_id is not None and not c.apart]
+        apart = [c for c in self._live if c.track_id is None or c.apart]
+        poses = self._follow(frame, plain, [], self.crop_scale)
         wide = max(self.crop_scale, NEW_CROP_SCALE)
-        return poses | self._follow(frame, tentative, list(poses.values()), wide)
+        return poses | self._follow(frame, apart, list(poses.values()), wide)
 
     def _follow(
         self, frame: Frame, cands: list[_Candidate], painted: list[Pose], scale: float
@@ -258,7 +265,8 @@ class Tracker:
             crop = Crop.around(predicted, scale * cand.height)
             image = crop.cut(frame.image)
             if painted:
-                image = paint_out(image, crop, painted)
+                keep = (cand.predicted_arms(frame.time_s), cand.height)
+                image = paint_out(image, crop, painted, keep)
             if hiding:
                 others = [v for k, v in trunks.items() if k != cand.key and v[0] is not None]
                 own = (*trunks[cand.key], cand.predicted_arms(frame.time_s))
@@ -377,6 +385,9 @@ class Tracker:
         for det in sorted(detections, key=lambda d: -d.score)[: max(room, 0)]:
             box = det.box()
             cand = _Candidate(next(self._keys), np.array(box.center), box.height, frame.time_s)
+            cand.apart = self.settings.confirm_apart and any(
+                c.track_id is not None for c in self._live
+            )
             self._live.append(cand)
             poses[cand.key] = det
 
@@ -473,18 +484,31 @@ def hide_others(
     return _cover(image, mask)
 
 
-def paint_out(image: np.ndarray, crop: Crop, people: list[Pose]) -> np.ndarray:
+def paint_out(
+    image: np.ndarray,
+    crop: Crop,
+    people: list[Pose],
+    keep: tuple[list[np.ndarray], float] = ([], 0.0),
+) -> np.ndarray:
     """A crop with each of ``people`` (frame pixels) covered by the crop's median colour:
-    the hull of their landmarks, widened by a tenth of their height."""
+    the hull of their landmarks, widened by a tenth of their height. ``keep``: the crop's
+    own person's arm polylines and body height, left in view (at the pass the hands meet
+    inside the other runner's hull)."""
     mask = np.zeros(image.shape[:2], np.uint8)
+    offset = np.array([crop.x0, crop.y0])
     for pose in people:
-        xy = pose.xy[np.isfinite(pose.xy).all(axis=1)] - [crop.x0, crop.y0]
+        xy = pose.xy[np.isfinite(pose.xy).all(axis=1)] - offset
         if len(xy) < 3:
             continue
         hull = np.zeros_like(mask)
         cv2.fillConvexPoly(hull, cv2.convexHull(np.round(xy).astype(np.int32)), 255)
         margin = max(3, round(0.1 * pose.box().height))
         mask |= cv2.dilate(hull, np.ones((margin, margin), np.uint8))
+    arms, height = keep
+    limb = max(2, round(0.12 * height))
+    for arm in arms:
+        if np.isfinite(arm).all():
+            cv2.polylines(mask, [np.round(arm - offset).astype(np.int32)], False, 0, limb)
     return _cover(image, mask)
 
 

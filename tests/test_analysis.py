@@ -807,3 +807,34 @@ def test_hands_that_meet_only_in_the_image_are_no_exchange(index):
         (truth.incoming_track_id, truth.outgoing_track_id)
     ]
     assert result.exchanges[0].transfer_s == pytest.approx(truth.transfer_s, abs=0.15)
+
+
+def test_the_pass_is_looked_for_only_where_the_runners_are_within_reach():
+    # rendered_0016 (end-on): the hands overlap in the image for 9 s while the gap along the
+    # lane closes from 10 m; the closest hands of that stretch were 1.3 s before the pass
+    t = np.arange(0.0, 4.0, 0.02)
+    closing = np.interp(t, [0.0, 2.0, 3.0, 4.0], [10.0, 10.0, 0.0, -4.0])
+    lo, hi = exchange.reachable_span(closing, t, 0, len(t))
+    near = np.abs(closing) <= exchange.MAX_PASS_GAP_M
+    pad = round(exchange.REACH_PAD_S / 0.02)
+    assert (lo, hi) == (np.argmax(near) - pad, len(near) - np.argmax(near[::-1]) + pad)
+    assert t[lo] > 2.4 and t[hi - 1] < 3.9
+    # two near stretches: the one where they come nearest
+    twice = np.interp(t, [0.0, 1.0, 1.5, 2.0, 3.0, 4.0], [6.0, 2.0, 6.0, 6.0, 0.1, 6.0])
+    lo, hi = exchange.reachable_span(twice, t, 0, len(t))
+    assert t[lo] > 2.0 and t[lo] <= 3.0 <= t[hi - 1]
+    # within the candidate's own frames only
+    assert exchange.reachable_span(closing, t, 160, 180) == (160, 180)
+    # places unknown, or never near: nothing ruled out
+    unknown = np.full(len(t), np.nan)
+    assert exchange.reachable_span(unknown, t, 10, 150) == (10, 150)
+    assert exchange.reachable_span(np.full(len(t), 8.0), t, 10, 150) == (10, 150)
+    # near the limit but never within arm's reach (corrupted_0018: 2.4 m, 5 s early)
+    hovering = np.interp(t, [0.0, 2.0, 4.0], [9.0, 2.4, 9.0])
+    assert exchange.reachable_span(hovering, t, 0, len(t)) == (0, len(t))
+    # a stretch with unknown places inside the near one does not split it
+    gappy = closing.copy()
+    gappy[140:146] = np.nan
+    assert exchange.reachable_span(gappy, t, 0, len(t)) == exchange.reachable_span(
+        closing, t, 0, len(t)
+    )

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from handoff_cv.geometry import Box, square_tiles
+from handoff_cv.geometry import Box, Crop, square_tiles
 from handoff_cv.pose import Pose
 from handoff_cv.settings import TrackingSettings
 from handoff_cv.track import (
@@ -15,6 +15,7 @@ from handoff_cv.track import (
     TrackedPose,
     Tracker,
     follow_paths_through_crossings,
+    paint_out,
     run_tracker,
     stitch_tracks,
     untangle_crossings,
@@ -431,3 +432,47 @@ def test_someone_found_behind_a_runner_is_followed_with_that_runner_painted_out(
                 assert len(set(owner(track, people))) == 1
     assert found[True] == [0, 1]
     assert found[False] != [0, 1]
+
+
+class _PlainViewBackend(_MergingBackend):
+    """Sees two people side by side as one, and every landmarker takes the largest person
+    in its crop, as MediaPipe's slides onto the runner in plain view."""
+
+    def follow(self, key: int, image: np.ndarray, time_ms: int) -> Pose | None:
+        self.follow_calls += 1
+        people = self._people(image)
+        return max(people, key=lambda p: p.box().area) if people else None
+
+
+def test_someone_found_beside_a_runner_stays_apart_from_them_once_confirmed():
+    """With ``confirm_apart`` the runner found behind another keeps being followed with that
+    runner painted out after confirmation too: on the plain crop their landmarker takes the
+    runner in front, the identity ends soon after each confirmation, and the runner behind
+    is seen only in the frames between being found again and confirmed."""
+    people = [Person(RED, 300, 60, 20, height=80), Person(BLUE, 334, 70, 20, height=66)]
+    tracks, _ = run(people, 3, backend=_PlainViewBackend([RED, BLUE]), confirm_apart=True)
+    seen = {}
+    for track in tracks:
+        who = owner(track, people)
+        assert len(set(who)) == 1
+        seen[who[0]] = len(track.poses) / (track.duration_s * FPS + 1)
+    assert sorted(seen) == [0, 1]
+    assert seen[1] > 0.9
+
+
+def test_painting_out_another_runner_leaves_the_own_arms_in_view():
+    """At the pass the hands meet inside the other runner's outline: painted over with it,
+    the landmarker following the receiver loses the arm that takes the baton."""
+    crop = Crop(100, 50, 120)
+    image = np.full((120, 120, 3), 90, np.uint8)
+    image[:, :, 0] = np.arange(120, dtype=np.uint8)[None, :] + 60  # not the median colour
+    other = pose_in_box(130, 70, 60, 100)  # frame pixels, inside the crop
+    arm = np.array([[120.0, 100.0], [160.0, 110.0], [185.0, 115.0]])
+    plain = paint_out(image, crop, [other])
+    kept = paint_out(image, crop, [other], keep=([arm], 100.0))
+    on_arm = (110 - 50, 160 - 100)  # (row, col) in the crop, on the elbow
+    inside = (130 - 50, 170 - 100)  # inside the other's outline, away from the arm
+    assert not np.array_equal(plain[on_arm], image[on_arm])
+    assert np.array_equal(kept[on_arm], image[on_arm])
+    assert np.array_equal(kept[inside], plain[inside])
+    assert not np.array_equal(kept[inside], image[inside])
