@@ -597,13 +597,17 @@ def analyse_candidate(
         if whole is not None:
             series = whole.around(series) if series is not None else whole
     hands_by = "wrists"
+    # the hands that met in the image time the pass, whatever the baton names them: where
+    # it names others, one runner's wrists are mislabelled and the pair it names never met
+    # (blind_right_to_left: timed 8 frames late through the pair the baton named)
+    met_a, met_b = ha, hb
     if evidence is not None and evidence.passing_hand and evidence.receiving_hand:
         # only both together: one hand alone, read through a pose model's wrists, proved
         # wrong too often end to end (docs/baton.md)
         ha, hb, hands_by = evidence.passing_hand, evidence.receiving_hand, "baton"
         hands_conf = evidence.hands_confidence or 0.0
     d, rel, scale, timed_in = _timing_motion(
-        a, b, ha, hb, dist[(ha, hb)], slice(lo, hi), calibration, settings
+        a, b, met_a, met_b, dist[(met_a, met_b)], slice(lo, hi), calibration, settings
     )
     pad = round(0.4 / max(np.median(np.diff(t)), 1e-6))
     hold = max(1, round(CONTACT_HOLD_S / max(np.median(np.diff(t)), 1e-6)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -254,6 +255,34 @@ def test_baton_hands_overrule_wrists_that_point_at_the_wrong_pair():
     assert by_wrists.hands_evidence == "wrists"
     # the labels say "right" for the hand that holds it: the baton reports what it sees
     assert with_baton.receiving_hand == "right" and with_baton.hands_evidence == "baton"
+
+
+def test_the_hands_that_met_time_the_pass_when_the_baton_names_others(monkeypatch):
+    """Where the baton names another pair of hands than the wrists that met (one runner's
+    wrists mislabelled near the pass, as on the sample ``blind_right_to_left``), the pass
+    is still timed by the hands that met: the pair named never comes together."""
+    sim = _simulated("side_stands", ("right", "left"))
+    settings = settings_from_labels(sim.labels)
+    truth = sim.labels.exchanges[0]
+
+    def naming_the_other_pair(*args, **kwargs):
+        evidence = baton_evidence(*args, **kwargs)
+        return (
+            None
+            if evidence is None
+            else replace(
+                evidence, passing_hand="left", receiving_hand="right", hands_confidence=0.9
+            )
+        )
+
+    named_right = analyze_landmarks(sim.landmarks, settings, baton=sim.baton_table())
+    monkeypatch.setattr("handoff_cv.exchange.baton_evidence", naming_the_other_pair)
+    report = analyze_landmarks(sim.landmarks, settings, baton=sim.baton_table()).exchanges[0]
+    assert (report.passing_hand, report.receiving_hand) == ("left", "right")
+    assert report.hands_evidence == "baton"
+    same = named_right.exchanges[0]
+    assert (report.contact_start_s, report.release_s) == (same.contact_start_s, same.release_s)
+    assert abs(report.transfer_s - truth.transfer_s) <= 2 / sim.labels.fps
 
 
 def test_unseen_baton_leaves_the_wrists_answer_and_says_so():
