@@ -575,7 +575,8 @@ def analyse_candidate(
     ``BATON_WINDOW_S`` of the hands' approach."""
     a, b = cand.incoming, cand.outgoing
     t = a.times
-    lo, hi = reachable_span(_gap(a, b, calibration), t, cand.frames[0], cand.frames[-1] + 1)
+    gap = _gap(a, b, calibration)
+    lo, hi = reachable_span(gap, t, cand.frames[0], cand.frames[-1] + 1)
     pairs = list(product(("left", "right"), repeat=2))
     dist = {p: _hand_distance(a, b, *p) for p in pairs}
     # the best-scored pair of hands that ever met: the pair nearest over the whole
@@ -644,7 +645,6 @@ def analyse_candidate(
     panning = camera_follows(a, b, around) if len(around) > 2 else False
     v_in = speed_at(a, transfer_s)
     v_out = speed_at(b, transfer_s)
-    gap = _gap(a, b, calibration)
     if panning:  # image motion is the camera's too: no speed, place or verdict from it
         v_in = v_out = float("nan")
         gap = np.full(len(t), np.nan)

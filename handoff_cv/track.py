@@ -382,12 +382,11 @@ class Tracker:
             # by identity: Pose equality would compare landmark arrays
             detections = [d for d in detections if d is not det]
         room = self.settings.max_people - len(self._live)
+        apart = self.settings.confirm_apart and any(c.track_id is not None for c in self._live)
         for det in sorted(detections, key=lambda d: -d.score)[: max(room, 0)]:
             box = det.box()
             cand = _Candidate(next(self._keys), np.array(box.center), box.height, frame.time_s)
-            cand.apart = self.settings.confirm_apart and any(
-                c.track_id is not None for c in self._live
-            )
+            cand.apart = apart
             self._live.append(cand)
             poses[cand.key] = det
 
@@ -478,9 +477,7 @@ def hide_others(
     trunk, height, arms = own
     if trunk is not None:
         _draw_trunk(mask, trunk - offset, height, 0)
-    limb = max(2, round(0.12 * height))  # arms swing fast: a wide margin around them
-    for arm in arms:
-        cv2.polylines(mask, [np.round(arm - offset).astype(np.int32)], False, 0, limb)
+    _keep_arms(mask, [arm - offset for arm in arms], height)
     return _cover(image, mask)
 
 
@@ -505,11 +502,17 @@ def paint_out(
         margin = max(3, round(0.1 * pose.box().height))
         mask |= cv2.dilate(hull, np.ones((margin, margin), np.uint8))
     arms, height = keep
-    limb = max(2, round(0.12 * height))
+    _keep_arms(mask, [arm - offset for arm in arms], height)
+    return _cover(image, mask)
+
+
+def _keep_arms(mask: np.ndarray, arms: list[np.ndarray], height: float) -> None:
+    """Clear the person's own arm polylines (mask pixels) out of ``mask``, those whose
+    points are all known."""
+    limb = max(2, round(0.12 * height))  # arms swing fast: a wide margin around them
     for arm in arms:
         if np.isfinite(arm).all():
-            cv2.polylines(mask, [np.round(arm - offset).astype(np.int32)], False, 0, limb)
-    return _cover(image, mask)
+            cv2.polylines(mask, [np.round(arm).astype(np.int32)], False, 0, limb)
 
 
 def _cover(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
