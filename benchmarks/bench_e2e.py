@@ -44,7 +44,7 @@ from handoff_cv.evaluate import (
 )
 from handoff_cv.exchange import speed_at
 from handoff_cv.labels import ClipLabels
-from handoff_cv.pipeline import RUNTIME_PACKAGES, package_versions
+from handoff_cv.pipeline import RUNTIME_PACKAGES, machine_description, package_versions
 from handoff_cv.settings import Settings
 from handoff_cv.synth.rendered import (
     BATON_TRUTH_NAME,
@@ -237,6 +237,7 @@ def main() -> None:
     # the figures move with these (the same code gave others on another install)
     installed = package_versions((*RUNTIME_PACKAGES, "warp-lang", "torch", "anny"))
     packages = "Packages: " + ", ".join(f"{k} {v}" for k, v in installed.items()) + "."
+    packages += f" Machine: {machine_description()}."
     text = [
         f"## Rendered suite ({args.cases} clips, seed {args.seed}, zone calibration given"
         f"{''.join(', ' + item for item in args.set)})",

@@ -12,12 +12,11 @@ and copy the printed table into docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 
 from handoff_cv import track_video
 from handoff_cv.models import model_path
+from handoff_cv.pipeline import machine_description
 from handoff_cv.pose import _native_stderr_silenced
 from handoff_cv.settings import Settings
 from handoff_cv.video import iter_frames
@@ -92,7 +91,7 @@ def main() -> None:
     t_raw, t_track, t_bare = min(raw_times), min(track_times), min(bare_times)
     t_scan, t_raw_scan = min(scan_times), min(raw_scan_times)
     both = sum(1 for c in found if c >= args.people)
-    machine = f"{platform.machine()} x{os.cpu_count()} cores"
+    machine = machine_description()
     print(
         f"video: {args.video} ({n} frames), model: {args.model}, {machine}, best of {args.repeat}"
     )

@@ -52,6 +52,12 @@ HANDS_SURE = 0.5
 the verdict says so and the coaching cue asks to check the replay first (docs/exchange.md)."""
 
 
+def frame_interval(t: np.ndarray) -> float:
+    """The clip's frame interval (s): the median step of the frame times ``t`` (1/30 s
+    when there is no step to measure)."""
+    return max(float(np.median(np.diff(t))), 1e-6) if len(t) > 1 else 1 / 30
+
+
 def hands_unsure(r: ExchangeFields) -> bool:
     """Whether the hands were read from wrists that hardly told the hand pairs apart."""
     confidence = getattr(r, "hands_confidence", None)
@@ -305,7 +311,7 @@ def _ahead(k: TrackKinematics, frames: np.ndarray) -> float:
 def find_candidates(kins: list[TrackKinematics], settings: ExchangeSettings) -> list[_Candidate]:
     """Pairs of runners whose hands come together while both run the same way."""
     out = []
-    fps = 1 / np.median(np.diff(kins[0].times)) if kins and len(kins[0].times) > 1 else 30.0
+    fps = 1 / frame_interval(kins[0].times) if kins else 30.0
     for pair in combinations(kins, 2):
         aligned = on_common_grid(*pair)
         if aligned is None:  # never in view together
@@ -362,7 +368,7 @@ def _coupled_run(
     (contact time, release time, confidence) or None.
     """
     low = v < limit
-    bridge = max(1, round(0.03 / max(np.median(np.diff(t)), 1e-6)))
+    bridge = max(1, round(0.03 / frame_interval(t)))
     near = np.nanmedian(d[lo:hi])
     reach = np.nanmin(d[lo:hi]) + slack
     best = None
@@ -407,7 +413,7 @@ def _pair_score(
     of corrupted exchanges, against 92% and 85% for the score it replaced, the median
     distance plus a small co-motion term (docs/exchange.md).
     """
-    dt = max(float(np.median(np.diff(t))), 1e-6)
+    dt = frame_interval(t)
     rel = np.linalg.norm(np.gradient(pa - pb, t, axis=0), axis=1) / scale
     window = min(max(3, round(HOLD_WINDOW_S / dt)), hi - lo)
     held = pd.Series(d[lo:hi] + HOLD_TAU_S * rel[lo:hi]).rolling(window, min_periods=window).mean()
@@ -610,8 +616,8 @@ def analyse_candidate(
     d, rel, scale, timed_in = _timing_motion(
         a, b, met_a, met_b, dist[(met_a, met_b)], slice(lo, hi), calibration, settings
     )
-    pad = round(0.4 / max(np.median(np.diff(t)), 1e-6))
-    hold = max(1, round(CONTACT_HOLD_S / max(np.median(np.diff(t)), 1e-6)))
+    pad = round(0.4 / frame_interval(t))
+    hold = max(1, round(CONTACT_HOLD_S / frame_interval(t)))
     c0, c1, floor, top_before, top_after = _contact_window(
         d, lo, hi, pad, min(hold, hi - lo), a.observed & b.observed
     )
@@ -766,7 +772,7 @@ def _baton_timing(
     time the transfer within a frame twice as often (docs/baton.md). Where the two disagree
     by more than ``MAX_BATON_SHIFT_S`` one of them is wrong (an identity swapped, a shoe
     taken for the baton): the wrists' time stands."""
-    slack = BATON_SLACK_FRAMES * (float(np.median(np.diff(t))) if len(t) > 1 else 1 / 30)
+    slack = BATON_SLACK_FRAMES * frame_interval(t)
     used = 0
     times = []
     for wrist_s, window in (
@@ -925,8 +931,7 @@ def reachable_span(gap_m: np.ndarray, t: np.ndarray, lo: int, hi: int) -> tuple[
     gap = np.abs(gap_m[lo:hi])
     if not (np.isfinite(gap) & (gap <= ARMS_REACH_M)).any():
         return lo, hi
-    dt = max(float(np.median(np.diff(t))), 1e-6) if len(t) > 1 else 1.0
-    pad = round(REACH_PAD_S / dt)
+    pad = round(REACH_PAD_S / frame_interval(t))
     near = ~(gap > MAX_PASS_GAP_M)  # unknown places rule nothing out
     runs = [r for r in _runs(near, max_gap=pad) if np.nanmin(gap[r]) <= ARMS_REACH_M]
     nearest = int(np.nanargmin(gap))

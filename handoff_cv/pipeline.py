@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import time
 from collections import deque
@@ -82,6 +83,7 @@ class TrackResult:
             "model": {"path": str(model_file), "sha256": sha256_of(model_file)},
             "settings": settings.model_dump(mode="json"),
             "versions": package_versions(),
+            "machine": machine_description(),
             "timings_s": self.timings_s,
             "frames_processed": self.frames_processed,
             "detections_run": self.detections_run,
@@ -315,3 +317,17 @@ def package_versions(dists: tuple[str, ...] = RUNTIME_PACKAGES) -> dict[str, str
         except metadata.PackageNotFoundError:
             versions[dist] = "not installed"
     return versions
+
+
+def machine_description() -> str:
+    """The processor's model name, its architecture and the cores Python sees: MediaPipe's
+    landmarks differ a little between kinds of processor (its kernels take the instruction
+    sets they find), so figures from two machines differ, and ``run.json`` records it."""
+    name = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    return f"{name} ({platform.machine()}, {os.cpu_count()} cores)"

@@ -66,6 +66,7 @@ def test_landmarks_are_in_full_frame_pixels(tracked):
     assert visible.x_px.between(0, 1768).mean() > 0.99
     run = json.loads((tracked / "run.json").read_text())
     assert run["decode"]["frames"] == 230 and run["video"]["fps"] == 30
+    assert run["machine"].endswith(" cores)")  # landmarks differ between processors
 
 
 def test_truncated_real_clip_keeps_the_frames_before_the_damage(demo_video, tmp_path):
