@@ -25,6 +25,7 @@ from handoff_cv import load_landmarks
 from handoff_cv.analyze import analyze_landmarks
 from handoff_cv.baton import BatonFinder, nearest_colour_name
 from handoff_cv.evaluate import (
+    HOLDER_OUTCOMES,
     baton_detection,
     compare_clip,
     compare_holders,
@@ -108,6 +109,19 @@ def colour_right(row: pd.Series) -> bool:
     )
 
 
+def holder_outcome_line(visible: pd.DataFrame) -> str:
+    """The shares of the frames (baton at least half in view) by what the holder got wrong."""
+    if "outcome" not in visible or visible.empty:
+        return "- No frame with the baton in view."
+    shares = visible.outcome.value_counts(normalize=True)
+    parts = [
+        f"{text} {shares[key]:.1%}"
+        for key, text in HOLDER_OUTCOMES.items()
+        if key != "correct" and key in shares
+    ]
+    return "- Where the holder is not right: " + "; ".join(parts) + "."
+
+
 def baton_lines(rows: pd.DataFrame, holders: pd.DataFrame, detection: pd.DataFrame) -> list[str]:
     if "recall" not in detection:
         return ["- The baton was not looked for (baton.colour = off).", ""]
@@ -128,6 +142,7 @@ def baton_lines(rows: pd.DataFrame, holders: pd.DataFrame, detection: pd.DataFra
         f"{len(visible)} frames where the baton is at least half in view (no holder given "
         f"counts as wrong); {covered.correct.mean():.1%} of the {len(covered)} of them inside "
         "a found exchange's window.",
+        holder_outcome_line(visible),
         "",
         "| view | colour right | finder recall | finder precision |",
         "| --- | ---: | ---: | ---: |",

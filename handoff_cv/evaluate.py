@@ -538,7 +538,8 @@ def compare_holders(
     """Per true frame of a rendered clip: who holds the baton (``truth``: holder,
     incoming_hand, outgoing_hand, visible_fraction per frame) against the pipeline's holder
     table, its runners mapped to the true ones frame by frame (``identities`` from
-    :func:`identify_tracks`). ``correct`` is NaN where the pipeline gave no holder."""
+    :func:`identify_tracks`). ``correct`` is NaN where the pipeline gave no holder;
+    ``outcome`` says what went wrong (:data:`HOLDER_OUTCOMES`)."""
     roles = {lab.incoming_track_id: "incoming" for lab in labels.exchanges}
     roles |= {lab.outgoing_track_id: "outgoing" for lab in labels.exchanges}
     who = {(int(r.frame), int(r.track_id)): int(r.true_track_id) for r in identities.itertuples()}
@@ -566,9 +567,33 @@ def compare_holders(
                 "visible": r.visible_fraction >= min_visible,
                 "true_holder": r.holder,
                 "correct": np.nan if guess is None else float(guess == frozenset(held)),
+                "outcome": _holder_outcome(guess, frozenset(held), bool(exchanges)),
             }
         )
     return pd.DataFrame(rows)
+
+
+HOLDER_OUTCOMES = {
+    "correct": "right runner(s) and hand(s)",
+    "no_exchange_found": "no exchange found in the clip",
+    "no_holder": "no holder given in that frame",
+    "runner_not_followed": "a holder's track on no true runner in that frame",
+    "wrong_runner": "the wrong runner(s), or one where two hold it",
+    "wrong_hand": "the right runner(s), a wrong hand",
+}
+"""What :func:`compare_holders` says of each frame's holder."""
+
+
+def _holder_outcome(guess: frozenset | None, held: frozenset, found: bool) -> str:
+    if guess is None:
+        return "no_holder" if found else "no_exchange_found"
+    if guess == held:
+        return "correct"
+    if any(role == "?" for role, _ in guess):
+        return "runner_not_followed"
+    if {role for role, _ in guess} != {role for role, _ in held}:
+        return "wrong_runner"
+    return "wrong_hand"
 
 
 def baton_detection(

@@ -191,3 +191,40 @@ def test_tracking_figures_count_followed_runner_frames_and_switches():
         "runner_frames_tracked": 7,
         "id_switches": 2,
     }
+
+
+def test_holder_frames_say_what_the_pipeline_got_wrong(labels):
+    from types import SimpleNamespace
+
+    from handoff_cv.evaluate import HOLDER_OUTCOMES, compare_holders
+
+    clip = labels["clip0"]
+    true_in, true_out = clip.exchanges[0].incoming_track_id, clip.exchanges[0].outgoing_track_id
+    truth = pd.DataFrame({
+        "frame": range(6),
+        "holder": ["incoming", "both", "outgoing", "outgoing", "outgoing", "incoming"],
+        "incoming_hand": ["right", "right", None, None, None, "right"],
+        "outgoing_hand": [None, "left", "left", "left", "left", None],
+        "visible_fraction": 1.0,
+    })  # fmt: skip
+    # the pipeline's tracks 7 (incoming) and 8 (outgoing); track 8 is on nobody in frame 3
+    identities = pd.DataFrame({"frame": [f for f in range(6) for _ in (0, 1)],
+                               "track_id": [7, 8] * 6,
+                               "true_track_id": [true_in, true_out] * 6})  # fmt: skip
+    identities = identities[~((identities.frame == 3) & (identities.track_id == 8))]
+    holders = pd.DataFrame({
+        "exchange_id": 0,
+        "frame": range(5),
+        "incoming_hand": ["right", "right", None, None, "right"],
+        "outgoing_hand": [None, None, "right", "left", None],
+    })  # fmt: skip
+    exchange = SimpleNamespace(exchange_id=0, incoming_track_id=7, outgoing_track_id=8)
+    frames = compare_holders([exchange], holders, truth, identities, clip)
+    assert frames.outcome.tolist() == [
+        "correct", "wrong_runner", "wrong_hand", "runner_not_followed", "wrong_runner",
+        "no_holder",
+    ]  # fmt: skip
+    assert ((frames.outcome == "correct") == (frames.correct == 1)).all()
+    assert set(frames.outcome) <= set(HOLDER_OUTCOMES)
+    nothing = compare_holders([], pd.DataFrame(), truth, pd.DataFrame(), clip)
+    assert (nothing.outcome == "no_exchange_found").all() and nothing.correct.isna().all()
