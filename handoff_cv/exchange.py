@@ -12,7 +12,7 @@ threshold.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations, product
 from typing import Literal
 
@@ -566,6 +566,175 @@ def _contact_window(
     return c0, c1, floor, top_before, top_after
 
 
+@dataclass(frozen=True)
+class _WristTiming:
+    """Contact and release read off the hands' motion, with their confidences, and the
+    frames of the hands-together plateau they were looked for around."""
+
+    times: tuple[float, float, float, float]  # contact_s, release_s, their confidences
+    plateau: tuple[int, int]
+
+
+def _wrist_timing(
+    t: np.ndarray,
+    d: np.ndarray,
+    rel: np.ndarray,
+    scale: np.ndarray | float,
+    lo: int,
+    hi: int,
+    seen: np.ndarray,
+    settings: ExchangeSettings,
+) -> _WristTiming:
+    """Contact and release from the hands' distance ``d`` and relative motion ``rel``
+    (in units of ``scale``) over frames ``lo:hi``: where the hands move together
+    (:func:`_coupled_run`), else where their distance reaches and leaves its floor."""
+    pad = round(0.4 / frame_interval(t))
+    hold = max(1, round(CONTACT_HOLD_S / frame_interval(t)))
+    c0, c1, floor, top_before, top_after = _contact_window(d, lo, hi, pad, min(hold, hi - lo), seen)
+    rel_speed = np.linalg.norm(np.gradient(rel, t, axis=0), axis=1) / scale
+    coupled = _coupled_run(
+        t, rel_speed, d, lo, hi, settings.coupled_speed, settings.contact_distance
+    )
+    if coupled is not None:
+        contact_s, release_s, conf = coupled
+        return _WristTiming((contact_s, release_s, conf, conf), (c0, c1))
+    before = slice(max(c0 - pad, 0), c0 + 1)
+    after = slice(c1, min(c1 + pad + 1, len(t)))
+    contact_s, c_conf = _flank_time(t[before], d[before], floor, top_before, True)
+    release_s, r_conf = _flank_time(t[after], d[after], floor, top_after, False)
+    contact_s = float(
+        np.clip(contact_s if contact_s is not None else t[c0], t[max(c0 - 1, 0)], t[c0])
+    )
+    release_s = float(
+        np.clip(release_s if release_s is not None else t[c1], t[c1], t[min(c1 + 1, len(t) - 1)])
+    )
+    return _WristTiming((contact_s, release_s, c_conf, r_conf), (c0, c1))
+
+
+def _speed_match(
+    a: TrackKinematics,
+    b: TrackKinematics,
+    gap: np.ndarray,
+    contact_s: float,
+    transfer_s: float,
+    settings: ExchangeSettings,
+) -> str | None:
+    """The speed-matching verdict over the ``window_s`` before contact (None when fewer
+    than three frames there have both speeds and the gap)."""
+    t = a.times
+    window = (t >= contact_s - settings.window_s) & (t <= transfer_s)
+    ok = window & np.isfinite(a.speed_mps) & np.isfinite(b.speed_mps) & np.isfinite(gap)
+    if window.sum() < 3 or ok.sum() < 3:
+        return None
+    thresholds = SpeedMatchThresholds(settings.brake_mps, settings.growing_s, settings.window_s)
+    return speed_match_verdict(
+        t[ok],
+        np.abs(a.speed_mps[ok]),
+        np.abs(b.speed_mps[ok]),
+        gap[ok],
+        contact_s,
+        transfer_s,
+        thresholds,
+    )
+
+
+@dataclass(frozen=True)
+class _BatonOnTrack:
+    """Where the baton was on the track: at contact and release, its splits and zone
+    time, and whether the pass was legal (all None without a calibration)."""
+
+    contact_m: float | None = None
+    release_m: float | None = None
+    zone_time_s: float | None = None
+    legal: bool | None = None
+    splits: list[BatonSplit] = field(default_factory=list)
+
+
+def _baton_on_track(
+    a: TrackKinematics,
+    b: TrackKinematics,
+    passing_hand: str,
+    receiving_hand: str,
+    times_s: tuple[float, float, float],
+    calibration: ZoneCalibration,
+) -> _BatonOnTrack:
+    """The baton placed on the track: in the passing hand until the transfer, in the
+    receiving hand after; ``times_s`` are the contact, transfer and release."""
+    contact_s, transfer_s, release_s = times_s
+    t = a.times
+    passing, receiving = baton_hands_m(a, b, passing_hand, receiving_hand, calibration)
+    contact_m = _interp(t, passing, contact_s)
+    release_m = _interp(t, receiving, release_s)
+    baton = np.where(t < transfer_s, passing, receiving)
+    return _BatonOnTrack(
+        contact_m=contact_m,
+        release_m=release_m,
+        zone_time_s=_zone_time(t, baton, calibration.zone_length_m),
+        legal=is_legal(contact_m, release_m, calibration.zone_length_m),
+        splits=baton_splits(t, baton, calibration.marks),
+    )
+
+
+def _quality_flags(
+    a: TrackKinematics,
+    b: TrackKinematics,
+    passing_hand: str,
+    receiving_hand: str,
+    contact: slice,
+    panning: bool,
+    scale_estimated: bool,
+) -> list[str]:
+    """The report's quality flags: the hands half hidden over the ``contact`` frames, an
+    identity repaired, a moving camera, or distances from an assumed stature."""
+    flags = []
+    hands_vis = np.nanmean(
+        [
+            a.visibility[contact, _I[f"{passing_hand}_wrist"]],
+            b.visibility[contact, _I[f"{receiving_hand}_wrist"]],
+        ]
+    )
+    if hands_vis < 0.5:
+        flags.append("low_visibility")
+    if a.identity_repaired or b.identity_repaired:
+        flags.append("identity_uncertain")
+    if panning:
+        flags.append("camera_moving")
+    elif scale_estimated:
+        flags.append("scale_estimated")
+    return flags
+
+
+BATON_WINDOW_S = 2.0  # the holder is followed this long either side of the hands' approach
+
+
+@dataclass(frozen=True)
+class BatonInput:
+    """The baton's sightings in a clip and how to read them."""
+
+    sightings: pd.DataFrame
+    settings: BatonSettings
+
+
+def _baton_holder(
+    baton: BatonInput,
+    a: TrackKinematics,
+    b: TrackKinematics,
+    approach_s: tuple[float, float],
+    bounds_s: tuple[float, float],
+) -> tuple[HolderSeries | None, BatonEvidence | None]:
+    """The baton's holder over both runners' tracks within ``bounds_s``, and the evidence
+    on hands and timing read from the holder model fitted within ``BATON_WINDOW_S`` of the
+    hands' approach alone: fitted over whole tracks, an identity swap far from the pass
+    moved its reading (docs/baton.md)."""
+    window = (approach_s[0] - BATON_WINDOW_S, approach_s[1] + BATON_WINDOW_S)
+    near = holder_series(baton.sightings, a, b, window, baton.settings)
+    evidence = baton_evidence(near, baton.settings) if near is not None else None
+    whole = holder_series(baton.sightings, a, b, bounds_s, baton.settings)
+    if whole is None:
+        return near, evidence
+    return (whole.around(near) if near is not None else whole), evidence
+
+
 def analyse_candidate(
     cand: _Candidate,
     exchange_id: int,
@@ -595,14 +764,7 @@ def analyse_candidate(
     hands_conf = float(np.clip((second_d - best_d) / max(second_d, 1e-6), 0, 1))
     series = evidence = None
     if baton is not None:
-        # the pass is read from the holder model fitted near it alone: fitted over whole
-        # tracks, an identity swap far from the pass moved its reading (docs/baton.md)
-        window = (t[lo] - BATON_WINDOW_S, t[hi - 1] + BATON_WINDOW_S)
-        series = holder_series(baton.sightings, a, b, window, baton.settings)
-        evidence = baton_evidence(series, baton.settings) if series is not None else None
-        whole = holder_series(baton.sightings, a, b, holder_bounds_s, baton.settings)
-        if whole is not None:
-            series = whole.around(series) if series is not None else whole
+        series, evidence = _baton_holder(baton, a, b, (t[lo], t[hi - 1]), holder_bounds_s)
     hands_by = "wrists"
     # the hands that met in the image time the pass, whatever the baton names them: where
     # it names others, one runner's wrists are mislabelled and the pair it names never met
@@ -616,31 +778,8 @@ def analyse_candidate(
     d, rel, scale, timed_in = _timing_motion(
         a, b, met_a, met_b, dist[(met_a, met_b)], slice(lo, hi), calibration, settings
     )
-    pad = round(0.4 / frame_interval(t))
-    hold = max(1, round(CONTACT_HOLD_S / frame_interval(t)))
-    c0, c1, floor, top_before, top_after = _contact_window(
-        d, lo, hi, pad, min(hold, hi - lo), a.observed & b.observed
-    )
-    before = slice(max(c0 - pad, 0), c0 + 1)
-    after = slice(c1, min(c1 + pad + 1, len(t)))
-    rel_speed = np.linalg.norm(np.gradient(rel, t, axis=0), axis=1) / scale
-    coupled = _coupled_run(
-        t, rel_speed, d, lo, hi, settings.coupled_speed, settings.contact_distance
-    )
-    if coupled is not None:
-        contact_s, release_s, conf = coupled
-        c_conf = r_conf = conf
-    else:  # fall back on where the hand distance reaches and leaves its floor
-        contact_s, c_conf = _flank_time(t[before], d[before], floor, top_before, True)
-        release_s, r_conf = _flank_time(t[after], d[after], floor, top_after, False)
-        contact_s = float(
-            np.clip(contact_s if contact_s is not None else t[c0], t[max(c0 - 1, 0)], t[c0])
-        )
-        release_s = float(
-            np.clip(
-                release_s if release_s is not None else t[c1], t[c1], t[min(c1 + 1, len(t) - 1)]
-            )
-        )
+    wrists = _wrist_timing(t, d, rel, scale, lo, hi, a.observed & b.observed, settings)
+    contact_s, release_s, c_conf, r_conf = wrists.times
     timing = "wrists"
     if evidence is not None:
         contact_s, release_s, timing = _baton_timing(evidence, contact_s, release_s, t)
@@ -659,43 +798,16 @@ def analyse_candidate(
         return None
     if leaves_picture(a, release_s, frame_size) or leaves_picture(b, release_s, frame_size):
         return None
-    window = (t >= contact_s - settings.window_s) & (t <= transfer_s)
     verdict = None
-    if np.isfinite(v_in) and np.isfinite(v_out) and window.sum() >= 3:
-        thresholds = SpeedMatchThresholds(settings.brake_mps, settings.growing_s, settings.window_s)
-        ok = window & np.isfinite(a.speed_mps) & np.isfinite(b.speed_mps) & np.isfinite(gap)
-        if ok.sum() >= 3:
-            verdict = speed_match_verdict(
-                t[ok],
-                np.abs(a.speed_mps[ok]),
-                np.abs(b.speed_mps[ok]),
-                gap[ok],
-                contact_s,
-                transfer_s,
-                thresholds,
-            )
-    contact_m = release_m = zone_time = legal = None
-    splits: list[BatonSplit] = []
-    if calibration is not None:
-        passing, receiving = baton_hands_m(a, b, ha, hb, calibration)
-        contact_m = _interp(t, passing, contact_s)
-        release_m = _interp(t, receiving, release_s)
-        baton = np.where(t < transfer_s, passing, receiving)
-        splits = baton_splits(t, baton, calibration.marks)
-        zone_time = _zone_time(t, baton, calibration.zone_length_m)
-        legal = is_legal(contact_m, release_m, calibration.zone_length_m)
-    flags = []
-    hands_vis = np.nanmean(
-        [a.visibility[c0 : c1 + 1, _I[f"{ha}_wrist"]], b.visibility[c0 : c1 + 1, _I[f"{hb}_wrist"]]]
+    if np.isfinite(v_in) and np.isfinite(v_out):
+        verdict = _speed_match(a, b, gap, contact_s, transfer_s, settings)
+    on_track = (
+        _baton_on_track(a, b, ha, hb, (contact_s, transfer_s, release_s), calibration)
+        if calibration is not None
+        else _BatonOnTrack()
     )
-    if hands_vis < 0.5:
-        flags.append("low_visibility")
-    if a.identity_repaired or b.identity_repaired:
-        flags.append("identity_uncertain")
-    if panning:
-        flags.append("camera_moving")
-    elif calibration is None:
-        flags.append("scale_estimated")
+    c0, c1 = wrists.plateau
+    flags = _quality_flags(a, b, ha, hb, slice(c0, c1 + 1), panning, calibration is None)
     same = same_hand(ha, hb)
     report = ExchangeReport(
         exchange_id=exchange_id,
@@ -715,11 +827,11 @@ def analyse_candidate(
         speed_ratio=_finite(v_out / v_in) if np.isfinite(v_in) and v_in > 0 else None,
         speed_match=verdict,
         free_distance_m=_finite(_interp(t, gap, transfer_s)),
-        baton_contact_position_m=_finite(contact_m),
-        baton_release_position_m=_finite(release_m),
-        legal=legal,
-        baton_zone_time_s=zone_time,
-        baton_splits=splits,
+        baton_contact_position_m=_finite(on_track.contact_m),
+        baton_release_position_m=_finite(on_track.release_m),
+        legal=on_track.legal,
+        baton_zone_time_s=on_track.zone_time_s,
+        baton_splits=on_track.splits,
         pass_style=_pass_style(b, contact_s),
         pass_type=None,
         receiver_hand_switch=_hand_switch(b, release_s)
@@ -748,17 +860,6 @@ def analyse_candidate(
     report.verdict = one_line_verdict(report)
     report._holders = series
     return report
-
-
-BATON_WINDOW_S = 2.0  # the holder is followed this long either side of the hands' approach
-
-
-@dataclass(frozen=True)
-class BatonInput:
-    """The baton's sightings in a clip and how to read them."""
-
-    sightings: pd.DataFrame
-    settings: BatonSettings
 
 
 def _baton_timing(
