@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -20,7 +21,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from functools import partial
-from multiprocessing import Manager
 from pathlib import Path
 
 import pandas as pd
@@ -253,7 +253,7 @@ def run_batch(
 
     ``on_item`` is called as each input finishes, ``on_progress`` while videos are tracked
     (in this process, whichever worker tracks them)."""
-    limit_malloc_arenas()  # before the workers are forked: they inherit it
+    limit_malloc_arenas()  # this process's own; each worker sets its own as it starts
     settings = settings or Settings()
     out = prepare_folder(Path(out))
     sources = expand_inputs(inputs, from_landmarks)
@@ -268,6 +268,18 @@ def run_batch(
     return items
 
 
+WORKER_START = multiprocessing.get_context("spawn")
+"""How batch workers start: spawned (a fresh interpreter), not forked. A child forked while
+another thread of this process holds a lock in the decoder or the pose model waits on that
+lock for ever: with PyAV 18.1.1 both workers of a batch run after videos had been decoded
+in the same process hung in frame conversion."""
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` fresh processes, each with the allocator's heaps limited."""
+    return ProcessPoolExecutor(workers, mp_context=WORKER_START, initializer=limit_malloc_arenas)
+
+
 def _run_parallel(
     sources, out, settings_json, from_landmarks, workers, on_progress=None
 ) -> Iterator[BatchItem]:
@@ -277,8 +289,8 @@ def _run_parallel(
             yield process_one(str(source), str(out), settings_json, from_landmarks, tell)
         return
     with ExitStack() as stack:
-        queue = stack.enter_context(Manager()).Queue() if on_progress else None
-        pool = stack.enter_context(ProcessPoolExecutor(workers))
+        queue = stack.enter_context(WORKER_START.Manager()).Queue() if on_progress else None
+        pool = stack.enter_context(worker_pool(workers))
         pending: set[Future] = {
             pool.submit(
                 process_one,

@@ -7,13 +7,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from handoff_cv.batch import expand_inputs, run_batch
+from handoff_cv.batch import expand_inputs, run_batch, worker_pool
 from handoff_cv.cli import app
 from handoff_cv.synth.corrupt import Corruption
 from handoff_cv.synth.scenario import ExchangeSpec, Scenario
@@ -155,3 +156,18 @@ def test_batch_reports_per_video_progress_from_its_workers(tmp_path):
         done = [d for d, _ in counts]
         assert done == sorted(done) and len(done) >= 2
         assert done[-1] == counts[-1][1], "the last report is the whole video"
+
+
+HELD = threading.Lock()
+
+
+def _takes_the_lock() -> bool:
+    return HELD.acquire(timeout=5)
+
+
+def test_batch_workers_do_not_inherit_locks_held_in_this_process():
+    # a forked worker starts with every lock held in this process at the fork still held,
+    # and nobody to release it (PyAV 18.1.1: a batch run after videos had been decoded in
+    # the same process hung in both workers' frame conversion)
+    with HELD, worker_pool(1) as pool:
+        assert pool.submit(_takes_the_lock).result(timeout=120)
