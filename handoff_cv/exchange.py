@@ -30,7 +30,12 @@ from handoff_cv.exchange_rules import (
     speed_match_verdict,
 )
 from handoff_cv.holder import BatonEvidence, HolderSeries, baton_evidence, holder_series
-from handoff_cv.kinematics import TrackKinematics, feet_point_px, on_common_grid
+from handoff_cv.kinematics import (
+    TrackKinematics,
+    feet_point_px,
+    frame_interval,
+    on_common_grid,
+)
 from handoff_cv.labels import ExchangeFields
 from handoff_cv.pose import LANDMARK_INDEX as _I
 from handoff_cv.settings import BatonSettings, ExchangeSettings
@@ -50,12 +55,6 @@ SAME_HAND_EXPLANATION = (
 HANDS_SURE = 0.5
 """Below this ``hands_confidence`` (wrist evidence only) the hands are reported as a guess:
 the verdict says so and the coaching cue asks to check the replay first (docs/exchange.md)."""
-
-
-def frame_interval(t: np.ndarray) -> float:
-    """The clip's frame interval (s): the median step of the frame times ``t`` (1/30 s
-    when there is no step to measure)."""
-    return max(float(np.median(np.diff(t))), 1e-6) if len(t) > 1 else 1 / 30
 
 
 def hands_unsure(r: ExchangeFields) -> bool:
@@ -571,7 +570,10 @@ class _WristTiming:
     """Contact and release read off the hands' motion, with their confidences, and the
     frames of the hands-together plateau they were looked for around."""
 
-    times: tuple[float, float, float, float]  # contact_s, release_s, their confidences
+    contact_s: float
+    release_s: float
+    contact_confidence: float
+    release_confidence: float
     plateau: tuple[int, int]
 
 
@@ -588,8 +590,9 @@ def _wrist_timing(
     """Contact and release from the hands' distance ``d`` and relative motion ``rel``
     (in units of ``scale``) over frames ``lo:hi``: where the hands move together
     (:func:`_coupled_run`), else where their distance reaches and leaves its floor."""
-    pad = round(0.4 / frame_interval(t))
-    hold = max(1, round(CONTACT_HOLD_S / frame_interval(t)))
+    dt = frame_interval(t)
+    pad = round(0.4 / dt)
+    hold = max(1, round(CONTACT_HOLD_S / dt))
     c0, c1, floor, top_before, top_after = _contact_window(d, lo, hi, pad, min(hold, hi - lo), seen)
     rel_speed = np.linalg.norm(np.gradient(rel, t, axis=0), axis=1) / scale
     coupled = _coupled_run(
@@ -597,7 +600,7 @@ def _wrist_timing(
     )
     if coupled is not None:
         contact_s, release_s, conf = coupled
-        return _WristTiming((contact_s, release_s, conf, conf), (c0, c1))
+        return _WristTiming(contact_s, release_s, conf, conf, (c0, c1))
     before = slice(max(c0 - pad, 0), c0 + 1)
     after = slice(c1, min(c1 + pad + 1, len(t)))
     contact_s, c_conf = _flank_time(t[before], d[before], floor, top_before, True)
@@ -608,7 +611,7 @@ def _wrist_timing(
     release_s = float(
         np.clip(release_s if release_s is not None else t[c1], t[c1], t[min(c1 + 1, len(t) - 1)])
     )
-    return _WristTiming((contact_s, release_s, c_conf, r_conf), (c0, c1))
+    return _WristTiming(contact_s, release_s, c_conf, r_conf, (c0, c1))
 
 
 def _speed_match(
@@ -779,7 +782,8 @@ def analyse_candidate(
         a, b, met_a, met_b, dist[(met_a, met_b)], slice(lo, hi), calibration, settings
     )
     wrists = _wrist_timing(t, d, rel, scale, lo, hi, a.observed & b.observed, settings)
-    contact_s, release_s, c_conf, r_conf = wrists.times
+    contact_s, release_s = wrists.contact_s, wrists.release_s
+    c_conf, r_conf = wrists.contact_confidence, wrists.release_confidence
     timing = "wrists"
     if evidence is not None:
         contact_s, release_s, timing = _baton_timing(evidence, contact_s, release_s, t)

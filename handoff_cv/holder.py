@@ -27,7 +27,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from handoff_cv.baton import sighting_ends
-from handoff_cv.kinematics import TrackKinematics, on_common_grid
+from handoff_cv.kinematics import TrackKinematics, frame_interval, on_common_grid
 from handoff_cv.settings import BatonSettings
 
 SIDES = ("left", "right")
@@ -311,8 +311,7 @@ def holder_series(
     log_e, seen = emissions(sightings, incoming, outgoing, idx, sigma)
     if not seen.any():
         return None
-    dt = float(np.median(np.diff(t[idx]))) if len(idx) > 1 else 1 / 30
-    log_t, log_start = log_transitions(dt), _start()
+    log_t, log_start = log_transitions(frame_interval(t[idx])), _start()
     path = viterbi(log_e, log_t, log_start)
     post = posteriors(log_e, log_t, log_start)
     return HolderSeries(incoming.frames[idx], t[idx], seen, path, post[np.arange(len(idx)), path])

@@ -639,6 +639,12 @@ def step_period(legs: np.ndarray, times: np.ndarray) -> float:
     return float((lags[i] + shift) / fps)
 
 
+def frame_interval(t: np.ndarray) -> float:
+    """The clip's frame interval (s): the median step of the frame times ``t`` (1/30 s
+    when there is no step to measure)."""
+    return max(float(np.median(np.diff(t))), 1e-6) if len(t) > 1 else 1 / 30
+
+
 def _fps(times: np.ndarray) -> float:
     dt = np.diff(times)
     dt = dt[dt > 0]
